@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"supabridge/shared/config"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, io IO) int
+}
+
+// IO is what a subcommand reads and writes.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Env    config.Env
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run every function locally at /functions/v1/<name> (the runtime behind make run)", runServe},
+	}
+}
+
+// Main runs the subcommand named by args[0] and returns the exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, env config.Env) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cio := IO{Stdin: stdin, Stdout: stdout, Stderr: stderr, Env: env}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], cio)
+		}
+	}
+	fmt.Fprintf(stderr, "supabridge: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: supabridge <command> [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun supabridge <command> --help for its flags.")
+}

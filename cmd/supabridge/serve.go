@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"supabridge/dev/devserver"
+	"supabridge/shared/exchange"
+)
+
+func runServe(ctx context.Context, args []string, cio IO) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(cio.Stderr)
+	addr := fs.String("addr", "127.0.0.1:8787", "address to listen on")
+	quiet := fs.Bool("quiet", false, "no request log")
+	fs.Usage = func() {
+		fmt.Fprintln(cio.Stderr, "usage: supabridge serve [--addr host:port] [--quiet]\n\nServes every function at http://<addr>/functions/v1/<name>, configured from the\nenvironment like the binaries. With no provider configured it starts a development\nissuer at /dev/issuer; with no SUPABASE_JWT_SECRET it makes a throwaway one.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(cio.Stderr, "supabridge serve: %v\n", err)
+		return 1
+	}
+	logger := slog.New(slog.NewJSONHandler(cio.Stderr, nil))
+	if *quiet {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	err = devserver.Run(ctx, devserver.Options{
+		Listener:  ln,
+		Env:       cio.Env,
+		Functions: functions(),
+		Out:       cio.Stdout,
+		Logger:    logger,
+	})
+	if err != nil {
+		fmt.Fprintf(cio.Stderr, "supabridge serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func functions() []devserver.Function {
+	return []devserver.Function{
+		{Name: "exchange", Build: exchange.New},
+	}
+}

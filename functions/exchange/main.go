@@ -1,0 +1,13 @@
+// Command exchange is the exchange function: a provider JWT in, a Supabase
+// JWT out. Built as "bootstrap" it serves AWS Lambda; elsewhere it serves
+// HTTP on PORT. See the README for its configuration.
+package main
+
+import (
+	"supabridge/shared/exchange"
+	"supabridge/shared/runtime"
+)
+
+func main() {
+	runtime.Main("exchange", exchange.New)
+}

@@ -1,0 +1,71 @@
+package bridge
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"supabridge/shared/claims"
+	"supabridge/shared/keys"
+	"supabridge/shared/oauth"
+	"supabridge/shared/verify"
+)
+
+// Request errors that handlers return before a token is checked.
+var (
+	ErrNoToken             = oauth.New(http.StatusUnauthorized, oauth.CodeInvalidToken, "A bearer token is required.")
+	ErrBodyTooLarge        = oauth.New(http.StatusRequestEntityTooLarge, oauth.CodeRequestTooLarge, "The request body is over 64 KiB.")
+	ErrTokenTooLarge       = oauth.New(http.StatusRequestEntityTooLarge, oauth.CodeRequestTooLarge, "The token is over 16 KiB.")
+	ErrServer              = oauth.New(http.StatusInternalServerError, oauth.CodeServerError, "An internal error occurred.")
+	ErrProviderUnavailable = oauth.New(http.StatusBadGateway, oauth.CodeTemporarilyUnavailable, "The identity provider could not be reached; try again shortly.")
+)
+
+// tokenRule maps a verification failure to the sentence a person reads.
+// Order matters: the first match wins.
+var tokenRules = []struct {
+	err  error
+	desc string
+}{
+	{verify.ErrUnknownIssuer, "The token's issuer is not trusted."},
+	{verify.ErrAlgorithm, "The token's signing algorithm is not allowed."},
+	{verify.ErrCritical, "The token has a critical header extension that is not supported."},
+	{keys.ErrUnknownKey, "The token is signed with an unknown key."},
+	{jwt.ErrTokenMalformed, "The token is malformed."},
+	{jwt.ErrTokenSignatureInvalid, "The token's signature is invalid."},
+	{jwt.ErrTokenExpired, "The token has expired."},
+	{jwt.ErrTokenNotValidYet, "The token is not valid yet."},
+	{jwt.ErrTokenUsedBeforeIssued, "The token was issued in the future."},
+	{jwt.ErrTokenInvalidIssuer, "The token's issuer is not trusted."},
+	{jwt.ErrTokenInvalidAudience, "The token's audience is not accepted."},
+	{jwt.ErrTokenRequiredClaimMissing, "The token lacks a required claim."},
+	{claims.ErrNoSubject, "The token has no subject."},
+	{claims.ErrExpired, "The token has expired."},
+	{jwt.ErrTokenInvalidClaims, "The token's claims are invalid."},
+	{jwt.ErrTokenUnverifiable, "The token could not be verified."},
+}
+
+// Classify turns any error from a handler's pipeline into the contract error
+// to answer. The second result is false when the error is not one we know:
+// it then becomes server_error, and the caller logs its detail.
+func Classify(err error) (*oauth.Error, bool) {
+	var oe *oauth.Error
+	if errors.As(err, &oe) {
+		return oe, true
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return ErrBodyTooLarge, true
+	case errors.Is(err, verify.ErrTooLarge):
+		return ErrTokenTooLarge, true
+	case errors.Is(err, keys.ErrUnavailable):
+		return ErrProviderUnavailable, true
+	}
+	for _, r := range tokenRules {
+		if errors.Is(err, r.err) {
+			return oauth.New(http.StatusUnauthorized, oauth.CodeInvalidToken, r.desc), true
+		}
+	}
+	return ErrServer, false
+}

@@ -1,0 +1,30 @@
+package bridge
+
+import "supabridge/shared/oauth"
+
+// TokenResponse is the JSON body of a successful exchange or refresh.
+type TokenResponse struct {
+	// SupabaseJWT keeps clients of the well-known Deno function working.
+	SupabaseJWT     string `json:"supabaseJwt"`
+	AccessToken     string `json:"access_token"`
+	TokenType       string `json:"token_type"`
+	ExpiresIn       int64  `json:"expires_in"`
+	ExpiresAt       int64  `json:"expires_at"`
+	IssuedTokenType string `json:"issued_token_type"`
+	// Refresh only.
+	RefreshToken  string `json:"refresh_token,omitempty"`
+	ProviderToken string `json:"provider_token,omitempty"`
+	IDToken       string `json:"id_token,omitempty"`
+}
+
+// Response returns the contract's success body for s.
+func (s Session) Response() TokenResponse {
+	return TokenResponse{
+		SupabaseJWT:     s.Token.JWT,
+		AccessToken:     s.Token.JWT,
+		TokenType:       "bearer",
+		ExpiresIn:       int64(s.Token.ExpiresAt.Sub(s.Token.IssuedAt).Seconds()),
+		ExpiresAt:       s.Token.ExpiresAt.Unix(),
+		IssuedTokenType: oauth.TokenTypeAccessToken,
+	}
+}

@@ -1,0 +1,224 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"supabridge/shared/claims"
+	"supabridge/shared/verify"
+)
+
+// entry is one element of AUTH_PROVIDERS as written by the operator.
+type entry struct {
+	Name              string            `json:"name"`
+	Issuer            string            `json:"issuer"`
+	JWKSURL           string            `json:"jwks_url"`
+	PublicKey         string            `json:"public_key"`
+	Audience          stringList        `json:"audience"`
+	Algorithms        stringList        `json:"algorithms"`
+	Leeway            *duration         `json:"leeway"`
+	ClaimsPassthrough *stringList       `json:"claims_passthrough"`
+	ClaimsMap         map[string]string `json:"claims_map"`
+	SubMapping        string            `json:"sub_mapping"`
+	SubUUIDNamespace  string            `json:"sub_uuid_namespace"`
+	TokenURL          string            `json:"token_url"`
+	ClientID          string            `json:"client_id"`
+	ClientSecretEnv   string            `json:"client_secret_env"`
+	ClientSecretFile  string            `json:"client_secret_file"`
+	ClientAuth        string            `json:"client_auth"`
+	HTTPTimeout       *duration         `json:"http_timeout"`
+	// ClientSecret is refused: a secret does not belong in a ConfigMap.
+	ClientSecret *string `json:"client_secret"`
+}
+
+// stringList accepts "a" or ["a","b"].
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = List(one)
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("want a string or a list of strings")
+	}
+	*l = many
+	return nil
+}
+
+// duration accepts whole seconds (30) or a Go duration ("30s").
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var n int64
+	if err := json.Unmarshal(b, &n); err == nil {
+		*d = duration(time.Duration(n) * time.Second)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("want seconds or a duration string")
+	}
+	v, err := ParseDuration(s)
+	if err != nil || v < 0 {
+		return errors.New("want seconds or a duration string")
+	}
+	*d = duration(v)
+	return nil
+}
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+func parseProviders(r reader, from string, data []byte, d providerDefaults) []Provider {
+	js, err := yaml.YAMLToJSON(data) // JSON is YAML, so this reads both
+	if err != nil {
+		r.errs.add("%s: not JSON or YAML", from)
+		return nil
+	}
+	var entries []entry
+	if err := jsonStrict(js, &entries); err != nil {
+		r.errs.add("%s: %s", from, describeJSONError(err))
+		return nil
+	}
+	if len(entries) == 0 {
+		r.errs.add("%s: no provider listed", from)
+		return nil
+	}
+	out := make([]Provider, 0, len(entries))
+	names, issuers := map[string]bool{}, map[string]bool{}
+	for i, e := range entries {
+		label := fmt.Sprintf("%s[%d]", from, i)
+		if e.Name != "" {
+			label = fmt.Sprintf("%s[%d] (%s)", from, i, e.Name)
+		}
+		field := func(f string) string { return label + "." + f }
+		p := Provider{
+			Name:        e.Name,
+			Issuer:      e.Issuer,
+			JWKSURL:     e.JWKSURL,
+			PublicKey:   []byte(e.PublicKey),
+			Audience:    e.Audience,
+			Algorithms:  e.Algorithms,
+			Leeway:      verify.DefaultLeeway,
+			TokenURL:    e.TokenURL,
+			ClientID:    e.ClientID,
+			ClientAuth:  e.ClientAuth,
+			HTTPTimeout: d.timeout,
+		}
+		if !namePattern.MatchString(e.Name) {
+			r.errs.add("%s: required, lower-case letters, digits, - and _", field("name"))
+		} else if names[e.Name] {
+			r.errs.add("%s: %q is used twice", field("name"), e.Name)
+		}
+		names[e.Name] = true
+		if e.Issuer == "" {
+			r.errs.add("%s: required", field("issuer"))
+		} else if issuers[e.Issuer] {
+			r.errs.add("%s: another entry has the same issuer", field("issuer"))
+		}
+		issuers[e.Issuer] = true
+		if e.Leeway != nil {
+			p.Leeway = time.Duration(*e.Leeway)
+			if p.Leeway == 0 {
+				p.Leeway = -1
+			}
+		}
+		if e.HTTPTimeout != nil {
+			p.HTTPTimeout = time.Duration(*e.HTTPTimeout)
+		}
+		if e.ClientSecret != nil {
+			r.errs.add("%s: not allowed inline; use client_secret_env or client_secret_file", field("client_secret"))
+		}
+		switch {
+		case e.ClientSecretEnv != "" && e.ClientSecretFile != "":
+			r.errs.add("%s and client_secret_file are both set; set one", field("client_secret_env"))
+		case e.ClientSecretEnv != "":
+			v := r.get(e.ClientSecretEnv)
+			if v == "" {
+				r.errs.add("%s: the variable it names is not set", field("client_secret_env"))
+			}
+			p.Secret = []byte(v)
+		case e.ClientSecretFile != "":
+			b, err := os.ReadFile(e.ClientSecretFile)
+			if err != nil {
+				r.errs.add("%s: cannot read the file", field("client_secret_file"))
+			}
+			p.Secret = []byte(strings.TrimRight(string(b), "\r\n"))
+		}
+		p.Mapping = claims.Mapping{Provider: e.Name, Passthrough: d.passthrough, Sub: d.sub, Namespace: d.namespace}
+		if e.ClaimsPassthrough != nil {
+			p.Mapping.Passthrough = *e.ClaimsPassthrough
+		}
+		if e.SubMapping != "" {
+			p.Mapping.Sub = subMapping(e.SubMapping, field("sub_mapping"), r.errs)
+		}
+		if e.SubUUIDNamespace != "" {
+			p.Mapping.Namespace = namespace(e.SubUUIDNamespace, field("sub_uuid_namespace"), r.errs)
+		}
+		p.Mapping.Rules = rules(e.ClaimsMap, field("claims_map"), r.errs)
+		checkProvider(r.errs, &p, field)
+		out = append(out, p)
+	}
+	return out
+}
+
+// rules turns a claims_map into sorted Rules. A key "app_metadata.<k>"
+// targets a key of app_metadata; any other key is a top-level claim.
+func rules(m map[string]string, label string, errs *problems) []Rule {
+	targets := make([]string, 0, len(m))
+	for t := range m {
+		targets = append(targets, t)
+	}
+	slices.Sort(targets)
+	var out []Rule
+	for _, t := range targets {
+		ptr := m[t]
+		r := Rule{Target: t, Pointer: ptr}
+		if k, ok := strings.CutPrefix(t, "app_metadata."); ok {
+			r = Rule{Target: k, AppMetadata: true, Pointer: ptr}
+			if k == "" || claims.ReservedAppMetadata(k) {
+				errs.add("%s: target %q is reserved", label, t)
+				continue
+			}
+		} else if t == "" || claims.Reserved(t) {
+			errs.add("%s: target %q is a reserved claim", label, t)
+			continue
+		}
+		if !claims.ValidPointer(ptr) {
+			errs.add("%s: %q is not a JSON Pointer (RFC 6901), like /realm_access/roles", label, t)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Rule is claims.Rule, named here for brevity.
+type Rule = claims.Rule
+
+// describeJSONError keeps the field name of a decoding error and drops any
+// value it quotes.
+func describeJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return "unknown field " + f
+	}
+	if strings.Contains(msg, "want ") {
+		return msg
+	}
+	return "not a JSON array of provider objects"
+}

@@ -1,0 +1,173 @@
+package edge
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"supabridge/shared/oauth"
+)
+
+// MaxBody is the largest request body accepted, in bytes.
+const MaxBody = 64 << 10
+
+// Header values of the contract.
+const (
+	AllowHeaders = "authorization, x-client-info, apikey, content-type"
+	AllowMethods = "POST, GET, OPTIONS"
+)
+
+// Options configures [Wrap].
+type Options struct {
+	// Function names the function in the access log.
+	Function string
+	// CORSOrigins is nil for "*", else the allowed origins.
+	CORSOrigins []string
+	// Logger receives the access log; nil discards it.
+	Logger *slog.Logger
+}
+
+type edge struct {
+	next    http.Handler
+	fn      string
+	origins []string
+	log     *slog.Logger
+}
+
+// Wrap returns h behind the edge. h sees only POST requests, with the body
+// already limited to MaxBody.
+func Wrap(h http.Handler, o Options) http.Handler {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &edge{next: h, fn: o.Function, origins: o.CORSOrigins, log: log}
+}
+
+var (
+	errMethod = oauth.New(http.StatusMethodNotAllowed, oauth.CodeMethodNotAllowed, "This method is not allowed here.")
+	errPanic  = oauth.New(http.StatusInternalServerError, oauth.CodeServerError, "An internal error occurred.")
+)
+
+func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	id := requestID(r)
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.ErrorContext(r.Context(), "panic", "function", e.fn, "request_id", id, "panic", slog.AnyValue(p).String())
+			if !rec.wrote {
+				oauth.WriteError(rec, errPanic)
+			}
+		}
+		attrs := []slog.Attr{
+			slog.String("function", e.fn),
+			slog.String("method", r.Method),
+			slog.Int("status", rec.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("request_id", id),
+		}
+		if rec.code != "" {
+			attrs = append(attrs, slog.String("error", rec.code))
+		}
+		e.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	}()
+
+	h := w.Header()
+	e.cors(h, r)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "application/json")
+
+	health := r.URL.Path == "/healthz" || strings.HasSuffix(r.URL.Path, "/healthz")
+	switch {
+	case r.Method == http.MethodOptions:
+		rec.WriteHeader(http.StatusNoContent)
+	case health && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		oauth.WriteJSON(rec, http.StatusOK, map[string]string{"status": "ok"})
+	case r.Method == http.MethodPost:
+		r.Body = http.MaxBytesReader(rec, r.Body, MaxBody)
+		e.next.ServeHTTP(rec, r)
+		if !rec.wrote {
+			e.log.ErrorContext(r.Context(), "handler wrote no response", "function", e.fn, "request_id", id)
+			oauth.WriteError(rec, errPanic)
+		}
+	default:
+		if health {
+			h.Set("Allow", "GET, POST, OPTIONS")
+		} else {
+			h.Set("Allow", "POST, OPTIONS")
+		}
+		oauth.WriteError(rec, errMethod)
+	}
+}
+
+func (e *edge) cors(h http.Header, r *http.Request) {
+	h.Set("Access-Control-Allow-Headers", AllowHeaders)
+	h.Set("Access-Control-Allow-Methods", AllowMethods)
+	if e.origins == nil {
+		h.Set("Access-Control-Allow-Origin", "*")
+		return
+	}
+	h.Add("Vary", "Origin")
+	if o := r.Header.Get("Origin"); o != "" && slices.Contains(e.origins, o) {
+		h.Set("Access-Control-Allow-Origin", o)
+	}
+}
+
+// requestID is the Lambda request id, else a sane X-Request-Id from the
+// platform in front, else a new random id.
+func requestID(r *http.Request) string {
+	if lc, ok := lambdacontext.FromContext(r.Context()); ok && lc.AwsRequestID != "" {
+		return lc.AwsRequestID
+	}
+	if v := r.Header.Get("X-Request-Id"); v != "" && len(v) <= 128 && printable(v) {
+		return v
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// recorder remembers the status and the error code of the response.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	code   string
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.wrote {
+		return
+	}
+	r.status, r.wrote = status, true
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// RecordError implements oauth.ErrorRecorder.
+func (r *recorder) RecordError(code string) { r.code = code }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

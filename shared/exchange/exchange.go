@@ -1,0 +1,153 @@
+package exchange
+
+import (
+	"context"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"supabridge/shared/bridge"
+	"supabridge/shared/config"
+	"supabridge/shared/oauth"
+)
+
+// New builds the exchange handler from cfg. It is a runtime.Builder.
+func New(ctx context.Context, cfg *config.Config, d bridge.Deps) (http.Handler, error) {
+	b, err := bridge.Build(ctx, cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(b.Bridge, d.Logger), nil
+}
+
+// NewHandler returns the handler over an existing Bridge.
+func NewHandler(b *bridge.Bridge, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &handler{bridge: b, log: log}
+}
+
+type handler struct {
+	bridge *bridge.Bridge
+	log    *slog.Logger
+}
+
+// Request is an exchange request, parsed once.
+type Request struct {
+	// Token is the provider JWT.
+	Token string
+	// Form is true on the RFC 8693 path, where an unacceptable token is a
+	// 400 invalid_request (RFC 8693 §2.2.2), not a 401.
+	Form bool
+}
+
+var (
+	errGrantType = oauth.New(http.StatusBadRequest, oauth.CodeUnsupportedGrantType, "Only the token-exchange grant type is served here.")
+	errNoGrant   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "grant_type is required.")
+	errSubject   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "subject_token is required.")
+	errSubType   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "subject_token_type must be the jwt, id_token or access_token type.")
+	errRepeated  = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "A parameter was given more than once.")
+	errBadForm   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "The form body could not be parsed.")
+)
+
+// ParseRequest reads an exchange request. A form body with a grant_type
+// takes the RFC 8693 path (an Authorization header there is client
+// authentication, RFC 8693 §2.1, and is not the subject token); otherwise
+// the bearer token of the Authorization header is the token.
+func ParseRequest(r *http.Request) (Request, error) {
+	if isForm(r) {
+		if err := r.ParseForm(); err != nil {
+			if _, ok := bridge.Classify(err); ok {
+				return Request{}, err // body too large
+			}
+			return Request{}, errBadForm
+		}
+		if _, ok := r.PostForm["grant_type"]; ok {
+			return parseTokenExchange(r)
+		}
+	}
+	token, ok := bearer(r.Header.Get("Authorization"))
+	if !ok {
+		return Request{}, bridge.ErrNoToken
+	}
+	return Request{Token: token}, nil
+}
+
+func parseTokenExchange(r *http.Request) (Request, error) {
+	f := r.PostForm
+	for _, k := range []string{"grant_type", "subject_token", "subject_token_type"} {
+		if len(f[k]) > 1 {
+			return Request{}, errRepeated // RFC 6749 §3.2
+		}
+	}
+	switch f.Get("grant_type") {
+	case oauth.GrantTypeTokenExchange:
+	case "":
+		return Request{}, errNoGrant
+	default:
+		return Request{}, errGrantType
+	}
+	tok := f.Get("subject_token")
+	if tok == "" {
+		return Request{}, errSubject
+	}
+	switch f.Get("subject_token_type") {
+	case oauth.TokenTypeJWT, oauth.TokenTypeIDToken, oauth.TokenTypeAccessToken:
+	default:
+		return Request{}, errSubType
+	}
+	return Request{Token: tok, Form: true}, nil
+}
+
+func isForm(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/x-www-form-urlencoded"
+}
+
+// bearer extracts the token of "Bearer <token>", the scheme word in any
+// case (RFC 7235 §2.1).
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req, err := ParseRequest(r)
+	if err != nil {
+		h.fail(w, r, err, false)
+		return
+	}
+	s, err := h.bridge.Exchange(r.Context(), req.Token)
+	if err != nil {
+		h.fail(w, r, err, req.Form)
+		return
+	}
+	oauth.WriteJSON(w, http.StatusOK, s.Response())
+}
+
+// fail answers err through the one mapping, bridge.Classify.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, form bool) {
+	e, known := bridge.Classify(err)
+	switch {
+	case !known:
+		h.log.ErrorContext(r.Context(), "exchange failed", "error", err.Error())
+	case e.Status >= 500:
+		h.log.WarnContext(r.Context(), "exchange failed", "code", e.Code, "error", err.Error())
+	default:
+		h.log.DebugContext(r.Context(), "exchange refused", "code", e.Code, "error", err.Error())
+	}
+	if form && e.Code == oauth.CodeInvalidToken {
+		e = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, e.Description)
+	}
+	oauth.WriteError(w, e)
+}

@@ -1,0 +1,172 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+
+	"supabridge/shared/discovery"
+	"supabridge/shared/outbound"
+)
+
+// RemoteOptions configures a [Remote]. The zero value means the defaults.
+type RemoteOptions struct {
+	// HTTPTimeout bounds each fetch. Default 5 s.
+	HTTPTimeout time.Duration
+	// RefreshInterval is the background refresh period. Default 1 h.
+	RefreshInterval time.Duration
+	// UnknownKIDInterval is the least time between two fetches caused by an
+	// unknown kid, whatever the load. Default 30 s.
+	UnknownKIDInterval time.Duration
+	// Transport is the HTTP transport (tests); nil means the default.
+	Transport http.RoundTripper
+	// OnRefreshError, when set, is told of each failed fetch.
+	OnRefreshError func(err error)
+}
+
+func (o RemoteOptions) withDefaults() RemoteOptions {
+	if o.HTTPTimeout <= 0 {
+		o.HTTPTimeout = outbound.DefaultTimeout
+	}
+	if o.RefreshInterval <= 0 {
+		o.RefreshInterval = time.Hour
+	}
+	if o.UnknownKIDInterval <= 0 {
+		o.UnknownKIDInterval = 30 * time.Second
+	}
+	return o
+}
+
+// Remote is a JWKS fetched from a URL and cached by keyfunc/v3.
+type Remote struct {
+	kf      keyfunc.Keyfunc
+	failing atomic.Bool
+	fetches atomic.Int64
+}
+
+// NewRemote starts a cache of the JWKS at url. Its first fetch happens here,
+// bounded by HTTPTimeout; when it fails the cache starts empty and the next
+// token with a kid triggers another try. ctx ends the background refresh.
+func NewRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error) {
+	o = o.withDefaults()
+	r := &Remote{}
+	client := outbound.NewClient(outbound.Options{
+		Timeout:   o.HTTPTimeout,
+		Transport: o.Transport,
+		Observe: func(status int, err error) {
+			r.fetches.Add(1)
+			if err == nil && status == http.StatusOK {
+				r.failing.Store(false)
+			}
+		},
+	})
+	noErr := true
+	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, keyfunc.Override{
+		Client:      client,
+		HTTPTimeout: o.HTTPTimeout,
+		// keyfunc bounds both the wait for the limiter and the fetch that
+		// follows with this one value, so it must be the HTTP timeout.
+		RateLimitWaitMax:          o.HTTPTimeout,
+		RefreshInterval:           o.RefreshInterval,
+		RefreshUnknownKID:         rate.NewLimiter(rate.Every(o.UnknownKIDInterval), 1),
+		NoErrorReturnFirstHTTPReq: &noErr,
+		RefreshErrorHandlerFunc: func(string) func(context.Context, error) {
+			return func(_ context.Context, err error) {
+				r.failing.Store(true)
+				if o.OnRefreshError != nil {
+					o.OnRefreshError(err)
+				}
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keys: jwks cache: %w", err)
+	}
+	r.kf = kf
+	return r, nil
+}
+
+// Fetches returns how many JWKS requests this Remote has made.
+func (r *Remote) Fetches() int64 { return r.fetches.Load() }
+
+// Key implements Source.
+func (r *Remote) Key(ctx context.Context, t *jwt.Token) (any, error) {
+	if _, ok := kid(t); !ok {
+		set, err := r.kf.VerificationKeySet(ctx)
+		if err == nil && len(set.Keys) > 0 {
+			return set, nil
+		}
+		return nil, r.miss(err)
+	}
+	k, err := r.kf.KeyfuncCtx(ctx)(t)
+	if err != nil {
+		return nil, r.miss(err)
+	}
+	return k, nil
+}
+
+// miss classifies a failed look-up: while the last fetch failed we cannot
+// tell a forged kid from a rotated one, so the answer is "unavailable".
+func (r *Remote) miss(err error) error {
+	if r.failing.Load() {
+		return errors.Join(ErrUnavailable, err)
+	}
+	if err == nil || errors.Is(err, jwkset.ErrKeyNotFound) {
+		return ErrUnknownKey
+	}
+	// Rate-limited refresh, alg disagreeing with the JWK, a non-string kid.
+	return errors.Join(ErrUnknownKey, err)
+}
+
+// Discovered is a Remote whose URL is the jwks_uri of the issuer's
+// discovery document, resolved on first use so that a provider that is down
+// at start-up delays nothing but its own tokens.
+type Discovered struct {
+	ctx  context.Context
+	disc *discovery.Client
+	opts RemoteOptions
+
+	mu     sync.Mutex
+	remote *Remote
+}
+
+// NewDiscovered returns a Discovered source. ctx ends the background refresh.
+func NewDiscovered(ctx context.Context, disc *discovery.Client, o RemoteOptions) *Discovered {
+	return &Discovered{ctx: ctx, disc: disc, opts: o}
+}
+
+// Key implements Source.
+func (d *Discovered) Key(ctx context.Context, t *jwt.Token) (any, error) {
+	r, err := d.get(ctx)
+	if err != nil {
+		return nil, errors.Join(ErrUnavailable, err)
+	}
+	return r.Key(ctx, t)
+}
+
+func (d *Discovered) get(ctx context.Context) (*Remote, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.remote != nil {
+		return d.remote, nil
+	}
+	doc, err := d.disc.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewRemote(d.ctx, doc.JWKSURI, d.opts)
+	if err != nil {
+		return nil, err
+	}
+	d.remote = r
+	return r, nil
+}

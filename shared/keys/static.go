@@ -1,0 +1,170 @@
+package keys
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ErrBadKeyMaterial is returned by [NewStatic] for unusable key material.
+var ErrBadKeyMaterial = errors.New("keys: unusable public key material")
+
+type staticKey struct {
+	kid string
+	alg string
+	key crypto.PublicKey
+}
+
+// Static is a fixed set of public keys.
+type Static struct {
+	keys []staticKey
+}
+
+// NewStatic parses a PEM public key or certificate (several blocks allowed),
+// or a JWK or JWK Set as JSON. Private and symmetric keys are refused: a
+// verifier that holds a secret is a verifier that can be fooled into
+// accepting HS256.
+func NewStatic(material []byte) (*Static, error) {
+	material = bytes.TrimSpace(material)
+	var (
+		s   Static
+		err error
+	)
+	switch {
+	case len(material) == 0:
+		return nil, fmt.Errorf("%w: empty", ErrBadKeyMaterial)
+	case material[0] == '{':
+		s.keys, err = parseJWKJSON(material)
+	default:
+		s.keys, err = parsePEM(material)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(s.keys) == 0 {
+		return nil, fmt.Errorf("%w: no usable public key", ErrBadKeyMaterial)
+	}
+	return &s, nil
+}
+
+func parsePEM(material []byte) ([]staticKey, error) {
+	var out []staticKey
+	for rest := material; len(bytes.TrimSpace(rest)) > 0; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return nil, fmt.Errorf("%w: not PEM", ErrBadKeyMaterial)
+		}
+		var pub any
+		switch b.Type {
+		case "PUBLIC KEY":
+			k, err := x509.ParsePKIXPublicKey(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrBadKeyMaterial, err)
+			}
+			pub = k
+		case "RSA PUBLIC KEY":
+			k, err := x509.ParsePKCS1PublicKey(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrBadKeyMaterial, err)
+			}
+			pub = k
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrBadKeyMaterial, err)
+			}
+			pub = c.PublicKey
+		default:
+			return nil, fmt.Errorf("%w: PEM block %q is not a public key", ErrBadKeyMaterial, b.Type)
+		}
+		if !asymmetricPublic(pub) {
+			return nil, fmt.Errorf("%w: unsupported key type %T", ErrBadKeyMaterial, pub)
+		}
+		out = append(out, staticKey{key: pub})
+	}
+	return out, nil
+}
+
+func parseJWKJSON(material []byte) ([]staticKey, error) {
+	var probe struct {
+		Keys json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(material, &probe); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadKeyMaterial, err)
+	}
+	var raws []json.RawMessage
+	if probe.Keys != nil {
+		if err := json.Unmarshal(probe.Keys, &raws); err != nil {
+			return nil, fmt.Errorf("%w: keys: %w", ErrBadKeyMaterial, err)
+		}
+	} else {
+		raws = []json.RawMessage{material}
+	}
+	var out []staticKey
+	for _, raw := range raws {
+		var m jwkset.JWKMarshal
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadKeyMaterial, err)
+		}
+		if m.D != "" || m.K != "" {
+			return nil, fmt.Errorf("%w: a private or symmetric JWK was given; give the public key", ErrBadKeyMaterial)
+		}
+		j, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadKeyMaterial, err)
+		}
+		if !asymmetricPublic(j.Key()) {
+			return nil, fmt.Errorf("%w: unsupported key type %T", ErrBadKeyMaterial, j.Key())
+		}
+		out = append(out, staticKey{kid: m.KID, alg: m.ALG.String(), key: j.Key()})
+	}
+	return out, nil
+}
+
+func asymmetricPublic(k any) bool {
+	switch k.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		return true
+	}
+	return false
+}
+
+// Key implements Source. A token whose kid names a configured key gets that
+// key; otherwise every configured key without a kid is a candidate (a PEM
+// has no kid, so it verifies tokens whatever their kid says). A key whose
+// JWK "alg" differs from the token's is never a candidate.
+func (s *Static) Key(_ context.Context, t *jwt.Token) (any, error) {
+	want, hasKid := kid(t)
+	alg := t.Method.Alg()
+	var set jwt.VerificationKeySet
+	for _, k := range s.keys {
+		if k.alg != "" && k.alg != alg {
+			continue
+		}
+		if hasKid && k.kid == want {
+			return k.key, nil
+		}
+		if k.kid == "" {
+			set.Keys = append(set.Keys, k.key)
+		}
+	}
+	switch len(set.Keys) {
+	case 0:
+		return nil, ErrUnknownKey
+	case 1:
+		return set.Keys[0], nil
+	}
+	return set, nil
+}

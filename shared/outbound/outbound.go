@@ -1,0 +1,115 @@
+package outbound
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// ErrBodyTooLarge is returned while reading a response larger than the limit.
+var ErrBodyTooLarge = errors.New("outbound: response body over the size limit")
+
+// Defaults for [Options] fields left zero.
+const (
+	DefaultTimeout = 5 * time.Second
+	DefaultMaxBody = 1 << 20 // 1 MiB: a JWKS or a token response is a few KiB.
+)
+
+// Options configures [NewClient]. The zero value means the defaults.
+type Options struct {
+	// Timeout bounds a whole call, body included. Default 5 s.
+	Timeout time.Duration
+	// MaxBody bounds every response body. Default 1 MiB.
+	MaxBody int64
+	// Observe, when set, is called once per round trip with the status code
+	// (0 when the call failed before a response) and the transport error.
+	Observe func(status int, err error)
+	// Transport is the underlying transport; nil means a clone of
+	// http.DefaultTransport.
+	Transport http.RoundTripper
+}
+
+// NewClient returns an *http.Client bounded as described by o.
+func NewClient(o Options) *http.Client {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	base := o.Transport
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 8
+		t.ResponseHeaderTimeout = o.Timeout
+		base = t
+	}
+	return &http.Client{
+		Timeout:   o.Timeout,
+		Transport: &transport{base: base, maxBody: o.MaxBody, observe: o.Observe},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 3 {
+				return errors.New("outbound: too many redirects")
+			}
+			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return errors.New("outbound: redirect from https to another scheme refused")
+			}
+			return nil
+		},
+	}
+}
+
+type transport struct {
+	base    http.RoundTripper
+	maxBody int64
+	observe func(int, error)
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if t.observe != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.observe(status, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength > t.maxBody {
+		resp.Body.Close()
+		return nil, fmt.Errorf("outbound: %s answered %d bytes: %w", req.URL.Host, resp.ContentLength, ErrBodyTooLarge)
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: t.maxBody}
+	return resp, nil
+}
+
+// limitedBody fails with ErrBodyTooLarge instead of silently truncating, so
+// a decoder never mistakes a cut body for a complete one.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Probe for one more byte: exactly MaxBody bytes is allowed.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, ErrBodyTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }

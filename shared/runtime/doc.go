@@ -1,0 +1,11 @@
+// Package runtime serves one function's http.Handler in whichever place the
+// binary was started: as an AWS Lambda function when AWS_LAMBDA_RUNTIME_API
+// is set (API Gateway REST v1, HTTP API v2, Function URL and ALB events, told
+// apart by probing the event), else as an HTTP server on PORT for OpenFaaS
+// (of-watchdog mode=http), Knative and plain processes, with read, write and
+// idle timeouts and a graceful stop on SIGTERM.
+//
+// A configuration error stops the process at start with one line naming the
+// variable; under Lambda it is also reported to the Runtime API's init/error
+// endpoint, so the console shows the reason instead of a crash loop.
+package runtime

@@ -1,0 +1,176 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"supabridge/shared/edge"
+	"supabridge/shared/oauth"
+)
+
+// Trigger is the kind of event a Lambda invocation carries.
+type Trigger int
+
+// Triggers told apart by [Probe].
+const (
+	TriggerUnknown Trigger = iota
+	TriggerAPIGatewayV1
+	TriggerHTTPAPIV2 // also Lambda Function URLs, which share its shape
+	TriggerALB
+)
+
+func (t Trigger) String() string {
+	return [...]string{"unknown", "apigw-v1", "http-v2", "alb"}[t]
+}
+
+// Probe tells the trigger of a raw event: requestContext.elb means ALB,
+// version "2.0" means HTTP API v2 or a Function URL, and an httpMethod means
+// API Gateway REST (v1). aws-lambda-go-api-proxy's switchable request knows
+// v1 from v2 but not ALB, hence this.
+func Probe(event []byte) Trigger {
+	var p struct {
+		Version        string `json:"version"`
+		HTTPMethod     string `json:"httpMethod"`
+		RequestContext struct {
+			ELB json.RawMessage `json:"elb"`
+		} `json:"requestContext"`
+	}
+	if json.Unmarshal(event, &p) != nil {
+		return TriggerUnknown
+	}
+	switch {
+	case len(p.RequestContext.ELB) > 0 && !bytes.Equal(p.RequestContext.ELB, []byte("null")):
+		return TriggerALB
+	case p.Version == "2.0":
+		return TriggerHTTPAPIV2
+	case p.HTTPMethod != "":
+		return TriggerAPIGatewayV1
+	}
+	return TriggerUnknown
+}
+
+// NewLambdaHandler returns the function lambda.Start runs: it probes each
+// event, hands it to the matching adapter, and answers a malformed event with
+// the contract's JSON error instead of the adapter's empty 504.
+func NewLambdaHandler(h http.Handler, logger *slog.Logger) func(ctx context.Context, event json.RawMessage) (any, error) {
+	v1, v2, alb := httpadapter.New(h), httpadapter.NewV2(h), httpadapter.NewALB(h)
+	return func(ctx context.Context, event json.RawMessage) (any, error) {
+		switch Probe(event) {
+		case TriggerAPIGatewayV1:
+			var req events.APIGatewayProxyRequest
+			if err := json.Unmarshal(event, &req); err != nil {
+				return badEventV1(), nil
+			}
+			resp, err := v1.ProxyWithContext(ctx, req)
+			if err != nil {
+				logger.WarnContext(ctx, "bad event", "trigger", "apigw-v1", "error", err.Error())
+				return badEventV1(), nil
+			}
+			return resp, nil
+		case TriggerHTTPAPIV2:
+			var req events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(event, &req); err != nil {
+				return badEventV2(), nil
+			}
+			resp, err := v2.ProxyWithContext(ctx, req)
+			if err != nil {
+				logger.WarnContext(ctx, "bad event", "trigger", "http-v2", "error", err.Error())
+				return badEventV2(), nil
+			}
+			return resp, nil
+		case TriggerALB:
+			var req events.ALBTargetGroupRequest
+			if err := json.Unmarshal(event, &req); err != nil {
+				return badEventALB(len(req.MultiValueHeaders) > 0), nil
+			}
+			resp, err := alb.ProxyWithContext(ctx, req)
+			if err != nil {
+				logger.WarnContext(ctx, "bad event", "trigger", "alb", "error", err.Error())
+				return badEventALB(len(req.MultiValueHeaders) > 0), nil
+			}
+			return albHeaders(resp, len(req.MultiValueHeaders) > 0), nil
+		}
+		logger.WarnContext(ctx, "bad event", "trigger", "unknown")
+		return badEventV1(), nil
+	}
+}
+
+// albHeaders fits the response to the target group: without multi-value
+// headers ALB reads only "headers", and answers 502 if they are missing.
+func albHeaders(resp events.ALBTargetGroupResponse, multi bool) events.ALBTargetGroupResponse {
+	if multi {
+		resp.Headers = nil
+		return resp
+	}
+	resp.Headers = make(map[string]string, len(resp.MultiValueHeaders))
+	for k, v := range resp.MultiValueHeaders {
+		resp.Headers[k] = strings.Join(v, ", ")
+	}
+	resp.MultiValueHeaders = nil
+	return resp
+}
+
+var badEventBody = func() string {
+	b, _ := json.Marshal(map[string]string{"error": oauth.CodeInvalidRequest, "error_description": "The Lambda event is not an API Gateway, Function URL or ALB HTTP request."})
+	return string(b)
+}()
+
+func badEventHeaders() map[string]string {
+	return map[string]string{
+		"Content-Type":                 "application/json",
+		"Cache-Control":                "no-store",
+		"Access-Control-Allow-Origin":  "*",
+		"Access-Control-Allow-Headers": edge.AllowHeaders,
+		"Access-Control-Allow-Methods": edge.AllowMethods,
+	}
+}
+
+func badEventV1() events.APIGatewayProxyResponse {
+	return events.APIGatewayProxyResponse{StatusCode: http.StatusBadRequest, Headers: badEventHeaders(), Body: badEventBody}
+}
+
+func badEventV2() events.APIGatewayV2HTTPResponse {
+	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest, Headers: badEventHeaders(), Body: badEventBody}
+}
+
+func badEventALB(multi bool) events.ALBTargetGroupResponse {
+	r := events.ALBTargetGroupResponse{StatusCode: http.StatusBadRequest, StatusDescription: "400 Bad Request", Headers: badEventHeaders(), Body: badEventBody}
+	if multi {
+		r.MultiValueHeaders = make(map[string][]string, len(r.Headers))
+		for k, v := range r.Headers {
+			r.MultiValueHeaders[k] = []string{v}
+		}
+		r.Headers = nil
+	}
+	return r
+}
+
+// reportInitError posts an init error to the Runtime API (the Lambda
+// Runtime API's /runtime/init/error), which aws-lambda-go does not expose.
+func reportInitError(api, msg string) error {
+	body, _ := json.Marshal(map[string]any{"errorMessage": msg, "errorType": "Runtime.ConfigError"})
+	req, err := http.NewRequest(http.MethodPost, "http://"+api+"/2018-06-01/runtime/init/error", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Lambda-Runtime-Function-Error-Type", "Runtime.ConfigError")
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("runtime API answered %d", resp.StatusCode)
+	}
+	return nil
+}

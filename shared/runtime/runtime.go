@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"supabridge/shared/bridge"
+	"supabridge/shared/config"
+	"supabridge/shared/edge"
+)
+
+// Deps are the explicit dependencies handed to a Builder.
+type Deps = bridge.Deps
+
+// Builder constructs a function's handler from validated configuration.
+// exchange.New and refresh.New are Builders.
+type Builder func(ctx context.Context, cfg *config.Config, deps Deps) (http.Handler, error)
+
+// Main is the whole body of a function binary's main. It never returns.
+func Main(name string, build Builder) {
+	os.Exit(run(name, build, os.LookupEnv, os.Stderr))
+}
+
+// NewHandler builds exactly what Main serves: the function's handler behind
+// the edge, configured from env.
+func NewHandler(ctx context.Context, name string, build Builder, env config.Env, logger *slog.Logger) (http.Handler, error) {
+	cfg, err := config.Load(env)
+	if err != nil {
+		return nil, err
+	}
+	return build2(ctx, name, build, cfg, logger)
+}
+
+func build2(ctx context.Context, name string, build Builder, cfg *config.Config, logger *slog.Logger) (http.Handler, error) {
+	h, err := build(ctx, cfg, Deps{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return edge.Wrap(h, edge.Options{Function: name, CORSOrigins: cfg.CORSOrigins, Logger: logger}), nil
+}
+
+func run(name string, build Builder, env config.Env, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	api, lambdaMode := env("AWS_LAMBDA_RUNTIME_API")
+	lambdaMode = lambdaMode && api != ""
+
+	cfg, err := config.Load(env)
+	if err != nil {
+		return startFailed(name, api, lambdaMode, err, stderr)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("function", name)
+	h, err := build2(ctx, name, build, cfg, logger)
+	if err != nil {
+		return startFailed(name, api, lambdaMode, err, stderr)
+	}
+	if lambdaMode {
+		// lambda.Start never returns; it exits the process on a Runtime API error.
+		lambda.StartWithOptions(NewLambdaHandler(h, logger), lambda.WithContext(ctx))
+		return 1
+	}
+	if err := ServeHTTP(ctx, h, ":"+strconv.Itoa(cfg.Port), logger); err != nil {
+		logger.Error("server stopped", "error", err.Error())
+		return 1
+	}
+	return 0
+}
+
+// startFailed prints the one-line reason and, under Lambda, reports it as an
+// init error.
+func startFailed(name, api string, lambdaMode bool, err error, stderr io.Writer) int {
+	line := fmt.Sprintf("supabridge %s: cannot start: %v", name, err)
+	fmt.Fprintln(stderr, line)
+	if lambdaMode {
+		if rerr := reportInitError(api, line); rerr != nil {
+			fmt.Fprintf(stderr, "supabridge %s: could not report the init error: %v\n", name, rerr)
+		}
+	}
+	return 1
+}
+
+// Server timeouts outside Lambda. A request's work is bounded by the
+// provider timeout (5 s by default); these bound what a client can hold.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 30 * time.Second
+	IdleTimeout       = 60 * time.Second
+	MaxHeaderBytes    = 32 << 10
+	ShutdownTimeout   = 20 * time.Second
+)
+
+// ServeHTTP serves h on addr until ctx ends, then drains in-flight requests
+// for up to ShutdownTimeout.
+func ServeHTTP(ctx context.Context, h http.Handler, addr string, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, h, ln, logger)
+}
+
+// Serve is ServeHTTP on an existing listener.
+func Serve(ctx context.Context, h http.Handler, ln net.Listener, logger *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

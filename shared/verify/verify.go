@@ -1,0 +1,186 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"supabridge/shared/claims"
+	"supabridge/shared/keys"
+)
+
+// Errors returned by [Verifier.Verify]. Key-source errors (keys.ErrUnknownKey,
+// keys.ErrUnavailable) and golang-jwt's (jwt.ErrTokenExpired, ...) come back
+// wrapped and are matched with errors.Is.
+var (
+	ErrTooLarge      = errors.New("verify: token over the size limit")
+	ErrUnknownIssuer = errors.New("verify: issuer is not trusted")
+	ErrAlgorithm     = errors.New("verify: signing algorithm not allowed")
+	ErrCritical      = errors.New("verify: critical header extension not supported")
+)
+
+// MaxTokenLen is the largest token accepted, in bytes.
+const MaxTokenLen = 16 << 10
+
+// DefaultLeeway is the clock leeway when a Policy sets none.
+const DefaultLeeway = 30 * time.Second
+
+// Algorithms lists every algorithm a policy may allow: asymmetric only.
+var Algorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// Policy is what one trusted provider's tokens must satisfy.
+type Policy struct {
+	// Name identifies the provider in logs and app_metadata.
+	Name string
+	// Issuer is compared byte for byte with "iss". Empty accepts any issuer,
+	// allowed only for a verifier with a single policy.
+	Issuer string
+	// Audience, when set, must contain one of the token's "aud" values.
+	Audience []string
+	// Algorithms narrows [Algorithms]; empty means all of them.
+	Algorithms []string
+	// Leeway for exp, nbf and iat; zero means DefaultLeeway, negative none.
+	Leeway time.Duration
+	// Keys finds the verification key.
+	Keys keys.Source
+}
+
+type entry struct {
+	index     int
+	policy    Policy
+	algs      []string
+	validator *jwt.Validator
+}
+
+// Verifier checks provider tokens against a set of policies. It is safe for
+// concurrent use.
+type Verifier struct {
+	parser   *jwt.Parser
+	byIssuer map[string]*entry
+	wildcard *entry
+}
+
+// New returns a Verifier for policies; now defaults to time.Now.
+func New(policies []Policy, now func() time.Time) (*Verifier, error) {
+	if len(policies) == 0 {
+		return nil, errors.New("verify: no provider configured")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	v := &Verifier{byIssuer: make(map[string]*entry, len(policies))}
+	var union []string
+	for i, p := range policies {
+		if p.Keys == nil {
+			return nil, fmt.Errorf("verify: provider %q has no key source", p.Name)
+		}
+		algs := p.Algorithms
+		if len(algs) == 0 {
+			algs = Algorithms
+		}
+		for _, a := range algs {
+			if !slices.Contains(Algorithms, a) {
+				return nil, fmt.Errorf("verify: provider %q: algorithm %q is not an allowed asymmetric algorithm", p.Name, a)
+			}
+			if !slices.Contains(union, a) {
+				union = append(union, a)
+			}
+		}
+		leeway := p.Leeway
+		switch {
+		case leeway == 0:
+			leeway = DefaultLeeway
+		case leeway < 0:
+			leeway = 0
+		}
+		opts := []jwt.ParserOption{
+			jwt.WithLeeway(leeway),
+			jwt.WithTimeFunc(now),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+		}
+		if len(p.Audience) > 0 {
+			opts = append(opts, jwt.WithAudience(p.Audience...))
+		}
+		if p.Issuer != "" {
+			opts = append(opts, jwt.WithIssuer(p.Issuer))
+		}
+		e := &entry{index: i, policy: p, algs: algs, validator: jwt.NewValidator(opts...)}
+		if p.Issuer == "" {
+			if len(policies) > 1 {
+				return nil, fmt.Errorf("verify: provider %q has no issuer; every provider needs one when several are trusted", p.Name)
+			}
+			v.wildcard = e
+			continue
+		}
+		if _, dup := v.byIssuer[p.Issuer]; dup {
+			return nil, fmt.Errorf("verify: two providers have the issuer %q", p.Issuer)
+		}
+		v.byIssuer[p.Issuer] = e
+	}
+	// Signature checks run before any claim check; claims are validated by
+	// the chosen policy's own validator afterwards.
+	v.parser = jwt.NewParser(jwt.WithValidMethods(union), jwt.WithoutClaimsValidation())
+	return v, nil
+}
+
+// Result is a verified token.
+type Result struct {
+	// Claims is the verified payload.
+	Claims *claims.Provider
+	// Provider is the index of the policy that accepted the token, in the
+	// order given to New.
+	Provider int
+}
+
+// Verify checks raw and returns its claims and the accepting policy.
+func (v *Verifier) Verify(ctx context.Context, raw string) (Result, error) {
+	if len(raw) > MaxTokenLen {
+		return Result{}, ErrTooLarge
+	}
+	var (
+		c      claims.Provider
+		chosen *entry
+	)
+	_, err := v.parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+		// golang-jwt has decoded the header and payload and checked the alg
+		// against the union of allowed algorithms by now.
+		if _, ok := t.Header["crit"]; ok {
+			// RFC 7515 §4.1.11: we understand no extension, so any crit fails.
+			return nil, ErrCritical
+		}
+		e := v.lookup(c.Issuer)
+		if e == nil {
+			return nil, ErrUnknownIssuer
+		}
+		if !slices.Contains(e.algs, t.Method.Alg()) {
+			return nil, ErrAlgorithm
+		}
+		chosen = e
+		// Only the configured source chooses keys; jku, x5u, jwk and x5c in
+		// the header are never read.
+		return e.policy.Keys.Key(ctx, t)
+	})
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenSignatureInvalid) && chosen == nil {
+			// The method check failed before the keyfunc ran.
+			return Result{}, fmt.Errorf("verify: %w", errors.Join(ErrAlgorithm, err))
+		}
+		return Result{}, fmt.Errorf("verify: %w", err)
+	}
+	if err := chosen.validator.Validate(&c); err != nil {
+		return Result{}, fmt.Errorf("verify: %w", err)
+	}
+	return Result{Claims: &c, Provider: chosen.index}, nil
+}
+
+func (v *Verifier) lookup(iss string) *entry {
+	if e, ok := v.byIssuer[iss]; ok {
+		return e
+	}
+	return v.wildcard
+}
