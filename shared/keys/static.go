@@ -143,7 +143,8 @@ func asymmetricPublic(k any) bool {
 
 // Key implements Source. A token whose kid names a configured key gets that
 // key; otherwise every configured key without a kid is a candidate (a PEM
-// has no kid, so it verifies tokens whatever their kid says). A key whose
+// has no kid, so it verifies tokens whatever their kid says), and a token
+// without a kid is tried against every key, as keyfunc does. A key whose
 // JWK "alg" differs from the token's is never a candidate.
 func (s *Static) Key(_ context.Context, t *jwt.Token) (any, error) {
 	want, hasKid := kid(t)
@@ -156,7 +157,7 @@ func (s *Static) Key(_ context.Context, t *jwt.Token) (any, error) {
 		if hasKid && k.kid == want {
 			return k.key, nil
 		}
-		if k.kid == "" {
+		if k.kid == "" || !hasKid {
 			set.Keys = append(set.Keys, k.key)
 		}
 	}
