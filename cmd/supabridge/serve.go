@@ -9,6 +9,7 @@ import (
 
 	"supabridge/dev/devserver"
 	"supabridge/shared/exchange"
+	"supabridge/shared/refresh"
 )
 
 func runServe(ctx context.Context, args []string, cio IO) int {
@@ -49,5 +50,6 @@ func runServe(ctx context.Context, args []string, cio IO) int {
 func functions() []devserver.Function {
 	return []devserver.Function{
 		{Name: "exchange", Build: exchange.New},
+		{Name: "refresh", Build: refresh.New},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"supabridge/shared/claims"
 	"supabridge/shared/keys"
 	"supabridge/shared/oauth"
+	"supabridge/shared/provider"
 	"supabridge/shared/verify"
 )
 
@@ -59,7 +60,7 @@ func Classify(err error) (*oauth.Error, bool) {
 		return ErrBodyTooLarge, true
 	case errors.Is(err, verify.ErrTooLarge):
 		return ErrTokenTooLarge, true
-	case errors.Is(err, keys.ErrUnavailable):
+	case errors.Is(err, keys.ErrUnavailable), errors.Is(err, provider.ErrUnavailable):
 		return ErrProviderUnavailable, true
 	}
 	for _, r := range tokenRules {

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -59,8 +60,9 @@ var (
 func ParseRequest(r *http.Request) (Request, error) {
 	if isForm(r) {
 		if err := r.ParseForm(); err != nil {
-			if _, ok := bridge.Classify(err); ok {
-				return Request{}, err // body too large
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return Request{}, err
 			}
 			return Request{}, errBadForm
 		}
