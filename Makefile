@@ -16,11 +16,15 @@ run: ## serve every function at http://127.0.0.1:8787/functions/v1/<name> (dev i
 	$(GO) run ./cmd/supabridge serve
 
 .PHONY: test
-test: lint test-go ## everything CI runs: lint, then all Go tests with -race
+test: lint test-go test-js ## everything CI runs: lint, all Go tests with -race, the JS client's tests
 
 .PHONY: test-go
 test-go: ## Go tests with the race detector
 	$(GO) test -race -count=1 ./...
+
+.PHONY: test-js
+test-js: ## JS client: unit, type and integration tests against the real functions and Dex (Node 20+)
+	cd clients/js && npm ci --no-audit --no-fund && npm test
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck (pinned in go.mod)

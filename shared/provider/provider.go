@@ -110,6 +110,11 @@ func classify(err error) error {
 		switch {
 		case re.ErrorCode == "invalid_grant":
 			return ErrInvalidGrant
+		case re.ErrorCode == "invalid_request" && status == http.StatusBadRequest:
+			// Dex (v2.45) answers a reused or unknown refresh token with
+			// invalid_request. Our request is fixed and well-formed, so the
+			// only variable part it can refuse is the refresh token.
+			return ErrInvalidGrant
 		case status >= 500 || (re.ErrorCode == "" && status != http.StatusBadRequest && status != http.StatusUnauthorized):
 			return fmt.Errorf("%w: status %d", ErrUnavailable, status)
 		default:

@@ -174,6 +174,8 @@ func TestRefresh(t *testing.T) {
 		{"no verifiable token", jsonAnswer(200, map[string]any{"access_token": "opaque", "token_type": "bearer"}), form, "refresh_token=rt", 502, "temporarily_unavailable", 1, nil},
 		{"id_token signed by an unknown key", jsonAnswer(200, map[string]any{"access_token": "x", "token_type": "bearer", "id_token": forged}), form, "refresh_token=rt", 502, "temporarily_unavailable", 1, nil},
 		{"invalid_grant sent once", jsonAnswer(400, map[string]any{"error": "invalid_grant", "error_description": "used"}), form, "refresh_token=rt", 400, "invalid_grant", 1, nil},
+		{"Dex-style invalid_request for a spent token", jsonAnswer(400, map[string]any{"error": "invalid_request", "error_description": "Refresh token is invalid or has already been claimed by another client."}), form, "refresh_token=rt", 400, "invalid_grant", 1, nil},
+		{"invalid_scope is ours to fix", jsonAnswer(400, map[string]any{"error": "invalid_scope"}), form, "refresh_token=rt", 500, "server_error", 1, nil},
 		{"provider 500", jsonAnswer(500, map[string]any{"error": "server_error"}), form, "refresh_token=rt", 502, "temporarily_unavailable", 1, nil},
 		{"provider 503 html", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503); fmt.Fprint(w, "<html>") }, form, "refresh_token=rt", 502, "temporarily_unavailable", 1, nil},
 		{"garbage 200", func(w http.ResponseWriter, r *http.Request) {
