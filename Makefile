@@ -18,8 +18,12 @@ run: ## serve every function at http://127.0.0.1:8787/functions/v1/<name> (dev i
 .PHONY: test
 test: lint test-go test-js ## everything CI runs: lint, all Go tests with -race, the JS client's tests
 
+.PHONY: dex
+dex: ## build the Dex binary the integration tests run (once per machine, cached outside the repo; DEX_BIN overrides)
+	@bash scripts/dex-build.sh >/dev/null
+
 .PHONY: test-go
-test-go: ## Go tests with the race detector
+test-go: dex ## Go tests with the race detector
 	$(GO) test -race -count=1 ./...
 
 .PHONY: test-js
