@@ -1,0 +1,17 @@
+// Package rls proves, against a real PostgreSQL, that the tokens the
+// exchange function mints make Supabase's Row Level Security keep each
+// user's rows apart.
+//
+// PostgREST cannot be installed here, so Gateway plays its part: it checks
+// a bearer token the way PostgREST does (HS256 with the shared JWT secret,
+// the audience, an expiry) and runs a query in one transaction after
+// SET LOCAL ROLE <role claim> and set_config('request.jwt.claims', <claims>,
+// true). Gateway is a test double, small on purpose; it is not a server and
+// ships in no binary.
+//
+// The SQL the tests run is docs/sql/*.sql, the same files the guide
+// docs/rls.md shows (a test checks the guide's copies byte for byte), and
+// the tokens come from the real exchange handler (shared/exchange through
+// shared/runtime) fed with RS256 provider tokens signed by a key generated
+// in the test. PostgreSQL itself comes from internal/testenv/pg.
+package rls
