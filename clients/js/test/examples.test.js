@@ -15,7 +15,7 @@ const repo = new URL('../../', here);
 
 const DOCS = [
   { doc: new URL('README.md', here), base: here, want: ['examples/supabase.js', 'examples/nextauth.js'] },
-  { doc: new URL('docs/js-client.md', repo), base: repo, want: ['clients/js/examples/supabase.js'] },
+  { doc: new URL('README.md', repo), base: repo, want: ['clients/js/examples/supabase.js', 'clients/js/examples/nextauth.js'] },
 ];
 
 const MARKED_BLOCK = /<!-- example: (\S+) -->\n```js\n([\s\S]*?)```\n/g;
