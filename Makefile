@@ -56,6 +56,10 @@ build-ExchangeFunction: ## SAM: bootstrap for the exchange function into $(ARTIF
 build-RefreshFunction: ## SAM: bootstrap for the refresh function into $(ARTIFACTS_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/refresh
 
+.PHONY: events
+events: ## regenerate events/*.json (SAM local events, signed with the TEST-ONLY key in events/)
+	$(GO) run ./events/gen
+
 .PHONY: clean
 clean: ## remove build outputs
 	rm -rf bin dist .aws-sam bench.txt

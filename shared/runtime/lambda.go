@@ -107,6 +107,8 @@ func NewLambdaHandler(h http.Handler, logger *slog.Logger) func(ctx context.Cont
 // albHeaders fits the response to the target group: without multi-value
 // headers ALB reads only "headers", and answers 502 if they are missing.
 func albHeaders(resp events.ALBTargetGroupResponse, multi bool) events.ALBTargetGroupResponse {
+	// ALB's own format for the status line is "200 OK"; the adapter writes "OK".
+	resp.StatusDescription = fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	if multi {
 		resp.Headers = nil
 		return resp
