@@ -53,7 +53,7 @@ func ReservedAppMetadata(key string) bool { return reservedAppMetadata[key] }
 // Config is the Supabase side of minting.
 type Config struct {
 	// Secret is the Supabase JWT secret (at least 32 bytes; checked by config).
-	Secret []byte
+	Secret Secret
 	// Issuer is the "iss" of minted tokens. Default "supabase".
 	Issuer string
 	// Audience is the "aud" of minted tokens, written as a string the way

@@ -172,7 +172,7 @@ func Load(env Env) (*Config, error) {
 	cfg.Supabase = loadSupabase(r)
 
 	defaults := providerDefaults{
-		passthrough: claims.DefaultPassthrough,
+		passthrough: slices.Clone(claims.DefaultPassthrough), // a copy: callers may change theirs
 		sub:         claims.SubPassthrough,
 		timeout:     r.duration(EnvAuthHTTPTimeout, DefaultHTTPTimeout),
 	}
@@ -222,18 +222,22 @@ func loadSupabase(r reader) claims.Config {
 		Audience: r.get(EnvAudience),
 		MaxTTL:   r.duration(EnvMaxTTL, claims.DefaultMaxTTL),
 	}
+	before := len(*r.errs)
 	primary := r.secret(EnvSecret)
 	alias := r.secret(EnvSecretAlias)
+	name := EnvSecret
 	switch {
 	case len(primary) > 0 && len(alias) > 0 && !bytes.Equal(primary, alias):
 		r.errs.add("%s and %s are both set and differ; set one, or make them equal", EnvSecret, EnvSecretAlias)
 	case len(primary) == 0 && len(alias) == 0:
-		r.errs.add("%s is required (or %s, or %s_FILE)", EnvSecret, EnvSecretAlias, EnvSecret)
+		if len(*r.errs) == before { // not already reported as "both X and X_FILE"
+			r.errs.add("%s is required (or %s, or %s_FILE)", EnvSecret, EnvSecretAlias, EnvSecret)
+		}
 	case len(primary) == 0:
-		primary = alias
+		primary, name = alias, EnvSecretAlias
 	}
 	if len(primary) > 0 && len(primary) < 32 {
-		r.errs.add("%s must be at least 32 bytes", EnvSecret)
+		r.errs.add("%s must be at least 32 bytes", name)
 	}
 	c.Secret = primary
 	if c.MaxTTL <= 0 {

@@ -1,15 +1,18 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 
 	"supabridge/shared/claims"
@@ -80,7 +83,19 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 func parseProviders(r reader, from string, data []byte, d providerDefaults) []Provider {
-	js, err := yaml.YAMLToJSON(data) // JSON is YAML, so this reads both
+	// JSON is YAML, so this reads both. YAMLToJSON reads only the first
+	// document: refuse a second one (or text after a JSON list) rather than
+	// silently dropping providers.
+	n, err := yamlDocuments(data)
+	switch {
+	case err != nil:
+		r.errs.add("%s: not JSON or YAML", from)
+		return nil
+	case n != 1:
+		r.errs.add("%s: holds %d documents; give one list of providers", from, n)
+		return nil
+	}
+	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		r.errs.add("%s: not JSON or YAML", from)
 		return nil
@@ -172,6 +187,23 @@ func parseProviders(r reader, from string, data []byte, d providerDefaults) []Pr
 	return out
 }
 
+// yamlDocuments counts the YAML documents in data.
+func yamlDocuments(data []byte) (int, error) {
+	dec := yamlv2.NewDecoder(bytes.NewReader(data))
+	n := 0
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
 // rules turns a claims_map into sorted Rules. A key "app_metadata.<k>"
 // targets a key of app_metadata; any other key is a top-level claim.
 func rules(m map[string]string, label string, errs *problems) []Rule {
@@ -210,7 +242,7 @@ type Rule = claims.Rule
 // value it quotes.
 func describeJSONError(err error) string {
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
+	if errors.As(err, &te) && te.Field != "" { // "" is the top level: not a list
 		return fmt.Sprintf("field %q has the wrong type", te.Field)
 	}
 	msg := err.Error()

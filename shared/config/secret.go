@@ -1,19 +1,6 @@
 package config
 
-import "log/slog"
+import "supabridge/shared/claims"
 
-// Secret is a secret value. It prints as "[redacted]" through fmt's %v and
-// %s, %#v, and log/slog, so it cannot reach a log line by accident.
-type Secret []byte
-
-// String implements fmt.Stringer.
-func (Secret) String() string { return "[redacted]" }
-
-// GoString implements fmt.GoStringer.
-func (Secret) GoString() string { return "[redacted]" }
-
-// LogValue implements slog.LogValuer.
-func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
-
-// MarshalText keeps encoders (JSON, YAML) from writing the value.
-func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+// Secret is a secret value held by the configuration; it prints redacted.
+type Secret = claims.Secret

@@ -99,7 +99,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		if health {
-			h.Set("Allow", "GET, POST, OPTIONS")
+			h.Set("Allow", "GET, HEAD, POST, OPTIONS")
 		} else {
 			h.Set("Allow", "POST, OPTIONS")
 		}

@@ -3,10 +3,12 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -62,46 +64,82 @@ func Probe(event []byte) Trigger {
 // event, hands it to the matching adapter, and answers a malformed event with
 // the contract's JSON error instead of the adapter's empty 504.
 func NewLambdaHandler(h http.Handler, logger *slog.Logger) func(ctx context.Context, event json.RawMessage) (any, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	v1, v2, alb := httpadapter.New(h), httpadapter.NewV2(h), httpadapter.NewALB(h)
+	// bad logs a fixed phrase: the adapter's error text holds the request
+	// URL, query string included, where a client may have put a token.
+	bad := func(ctx context.Context, trigger Trigger) {
+		logger.WarnContext(ctx, "bad event", "trigger", trigger.String())
+	}
 	return func(ctx context.Context, event json.RawMessage) (any, error) {
-		switch Probe(event) {
+		trigger := Probe(event)
+		switch trigger {
 		case TriggerAPIGatewayV1:
 			var req events.APIGatewayProxyRequest
-			if err := json.Unmarshal(event, &req); err != nil {
+			if json.Unmarshal(event, &req) != nil || !convertible(req.RequestContext.DomainName, req.Path, req.Body, req.IsBase64Encoded) {
+				bad(ctx, trigger)
 				return badEventV1(), nil
 			}
 			resp, err := v1.ProxyWithContext(ctx, req)
 			if err != nil {
-				logger.WarnContext(ctx, "bad event", "trigger", "apigw-v1", "error", err.Error())
+				bad(ctx, trigger)
 				return badEventV1(), nil
 			}
 			return resp, nil
 		case TriggerHTTPAPIV2:
 			var req events.APIGatewayV2HTTPRequest
-			if err := json.Unmarshal(event, &req); err != nil {
+			if json.Unmarshal(event, &req) != nil || !convertible(req.RequestContext.DomainName, req.RawPath, req.Body, req.IsBase64Encoded) {
+				bad(ctx, trigger)
 				return badEventV2(), nil
 			}
 			resp, err := v2.ProxyWithContext(ctx, req)
 			if err != nil {
-				logger.WarnContext(ctx, "bad event", "trigger", "http-v2", "error", err.Error())
+				bad(ctx, trigger)
 				return badEventV2(), nil
 			}
 			return resp, nil
 		case TriggerALB:
 			var req events.ALBTargetGroupRequest
-			if err := json.Unmarshal(event, &req); err != nil {
-				return badEventALB(len(req.MultiValueHeaders) > 0), nil
+			multi := false
+			if json.Unmarshal(event, &req) == nil {
+				multi = len(req.MultiValueHeaders) > 0
+				host := req.Headers["host"]
+				if hs := req.MultiValueHeaders["host"]; len(hs) > 0 {
+					host = hs[0]
+				}
+				if convertible(host, req.Path, req.Body, req.IsBase64Encoded) {
+					resp, err := alb.ProxyWithContext(ctx, req)
+					if err == nil {
+						return albHeaders(resp, multi), nil
+					}
+				}
 			}
-			resp, err := alb.ProxyWithContext(ctx, req)
-			if err != nil {
-				logger.WarnContext(ctx, "bad event", "trigger", "alb", "error", err.Error())
-				return badEventALB(len(req.MultiValueHeaders) > 0), nil
-			}
-			return albHeaders(resp, len(req.MultiValueHeaders) > 0), nil
+			bad(ctx, trigger)
+			return badEventALB(multi), nil
 		}
-		logger.WarnContext(ctx, "bad event", "trigger", "unknown")
+		bad(ctx, trigger)
 		return badEventV1(), nil
 	}
+}
+
+// convertible reports whether the adapter can turn the event into a
+// request, checked here so that the adapter never logs the URL of a request
+// it cannot convert (it prints errors with the standard logger).
+func convertible(host, path, body string, b64 bool) bool {
+	if strings.ContainsAny(host, " /?#@\\") {
+		return false
+	}
+	if _, err := url.Parse("https://" + host + "/" + strings.TrimPrefix(path, "/")); err != nil {
+		return false
+	}
+	if b64 {
+		if _, err := base64.StdEncoding.DecodeString(body); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // albHeaders fits the response to the target group: without multi-value

@@ -223,6 +223,9 @@ func TestLambdaTriggers(t *testing.T) {
 			if r.base64 {
 				t.Errorf("IsBase64Encoded: got true, want false for a JSON body")
 			}
+			if alb, ok := got.(events.ALBTargetGroupResponse); ok && alb.StatusDescription != "200 OK" {
+				t.Errorf("StatusDescription: got %q, want %q as ALB writes it", alb.StatusDescription, "200 OK")
+			}
 			var body echoBody
 			if err := json.Unmarshal([]byte(r.body), &body); err != nil {
 				t.Fatalf("body %q: %v", r.body, err)
@@ -364,7 +367,10 @@ func TestLambdaBadEvents(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.body), &e); err != nil || e.Error != "invalid_request" {
 				t.Errorf("body: got %q (%v), want a JSON invalid_request error", r.body, err)
 			}
-			if _, ok := got.(events.ALBTargetGroupResponse); ok {
+			if alb, ok := got.(events.ALBTargetGroupResponse); ok {
+				if alb.StatusDescription != "400 Bad Request" {
+					t.Errorf("StatusDescription: got %q, want %q", alb.StatusDescription, "400 Bad Request")
+				}
 				if tt.wantMulti && (len(r.multi) == 0 || len(r.single) != 0) {
 					t.Errorf("got Headers %v, MultiValueHeaders %v; want only MultiValueHeaders", r.single, r.multi)
 				}

@@ -44,7 +44,7 @@ func NewHandler(ctx context.Context, name string, build Builder, env config.Env,
 }
 
 func build2(ctx context.Context, name string, build Builder, cfg *config.Config, logger *slog.Logger) (http.Handler, error) {
-	h, err := build(ctx, cfg, Deps{Logger: logger})
+	h, err := build(ctx, cfg, Deps{Logger: logger.With("function", name)})
 	if err != nil {
 		return nil, err
 	}
@@ -61,17 +61,17 @@ func run(name string, build Builder, env config.Env, stderr io.Writer) int {
 	if err != nil {
 		return startFailed(name, api, lambdaMode, err, stderr)
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("function", name)
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	h, err := build2(ctx, name, build, cfg, logger)
 	if err != nil {
 		return startFailed(name, api, lambdaMode, err, stderr)
 	}
 	if lambdaMode {
 		// lambda.Start never returns; it exits the process on a Runtime API error.
-		lambda.StartWithOptions(NewLambdaHandler(h, logger), lambda.WithContext(ctx))
+		lambda.StartWithOptions(NewLambdaHandler(h, logger.With("function", name)), lambda.WithContext(ctx))
 		return 1
 	}
-	if err := ServeHTTP(ctx, h, ":"+strconv.Itoa(cfg.Port), logger); err != nil {
+	if err := ServeHTTP(ctx, h, ":"+strconv.Itoa(cfg.Port), logger.With("function", name)); err != nil {
 		logger.Error("server stopped", "error", err.Error())
 		return 1
 	}
@@ -114,6 +114,9 @@ func ServeHTTP(ctx context.Context, h http.Handler, addr string, logger *slog.Lo
 
 // Serve is ServeHTTP on an existing listener.
 func Serve(ctx context.Context, h http.Handler, ln net.Listener, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout,

@@ -1,0 +1,183 @@
+package exchange_test
+
+import (
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"supabridge/bench/floor"
+	"supabridge/internal/testprovider"
+	"supabridge/shared/bridge"
+	"supabridge/shared/config"
+	"supabridge/shared/edge"
+	"supabridge/shared/exchange"
+)
+
+// benchAlgs are the provider algorithms benchmarked; with three providers
+// configured, provider i signs with benchAlgs[i].
+var benchAlgs = []string{"RS256", "ES256", "EdDSA"}
+
+// benchTokens is how many distinct tokens a benchmark cycles through.
+const benchTokens = 64
+
+// benchClaims is a realistic provider payload (the shape of an Authentik
+// access token), not a minimal one: the decode cost is part of the path.
+func benchClaims(p *testprovider.Provider, i int) map[string]any {
+	c := p.Claims(fmt.Sprintf("8f2c1a%04d", i))
+	c["aud"] = "app"
+	c["azp"] = "app"
+	c["auth_time"] = time.Now().Unix() - 60
+	c["acr"] = "goauthentik.io/providers/oauth2/default"
+	c["email_verified"] = true
+	c["name"] = "Alice Example"
+	c["given_name"] = "Alice"
+	c["preferred_username"] = "alice"
+	c["nickname"] = "alice"
+	c["groups"] = []string{"users", "admins"}
+	c["uid"] = "a3f9c1d2e4b5a3f9c1d2e4b5a3f9c1d2e4b5"
+	return c
+}
+
+type benchFixture struct {
+	handler http.Handler
+	key     *testprovider.Key
+	// auth holds ready Authorization header values, one per token.
+	auth [][]string
+}
+
+// newBenchFixture builds the exchange handler behind edge.Wrap exactly as
+// runtime.NewHandler does, with nProviders providers configured through
+// AUTH_PROVIDERS (each its own httptest JWKS server), and tokens of the
+// provider whose key uses alg. The access log is formatted as in
+// production (JSON, info level) and written to io.Discard.
+func newBenchFixture(b *testing.B, alg string, nProviders int) *benchFixture {
+	b.Helper()
+	algs := []string{alg}
+	if nProviders > 1 {
+		algs = benchAlgs[:nProviders]
+	}
+	type entry struct {
+		Name     string `json:"name"`
+		Issuer   string `json:"issuer"`
+		JWKSURL  string `json:"jwks_url"`
+		Audience string `json:"audience"`
+	}
+	var (
+		entries []entry
+		f       benchFixture
+		prov    *testprovider.Provider
+	)
+	for i, a := range algs {
+		k := testprovider.NewKey(b, fmt.Sprintf("k%d", i), a)
+		p := testprovider.New(b, fmt.Sprintf("/application/o/app%d/", i), k)
+		entries = append(entries, entry{Name: fmt.Sprintf("app%d", i), Issuer: p.Issuer, JWKSURL: p.JWKSURL(), Audience: "app"})
+		if a == alg {
+			f.key, prov = k, p
+		}
+	}
+	list, err := json.Marshal(entries)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Load(config.MapEnv(map[string]string{"SUPABASE_JWT_SECRET": secret, "AUTH_PROVIDERS": string(list)}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	h, err := exchange.New(b.Context(), cfg, bridge.Deps{Logger: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.handler = edge.Wrap(h, edge.Options{Function: "exchange", Logger: log})
+	for i := range benchTokens {
+		f.auth = append(f.auth, []string{"Bearer " + f.key.Sign(b, benchClaims(prov, i), nil)})
+	}
+	// One warm-up request: the JWKS was fetched by the constructor; this
+	// checks the path answers 200 before timing starts.
+	if code := serve(f.handler, f.auth[0]); code != http.StatusOK {
+		b.Fatalf("warm-up: got %d, want 200", code)
+	}
+	return &f
+}
+
+// serve is one exchange through httptest: a new request and recorder, as a
+// server would allocate per request.
+func serve(h http.Handler, auth []string) int {
+	r := httptest.NewRequest(http.MethodPost, "/functions/v1/exchange", nil)
+	r.Header["Authorization"] = auth
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Code
+}
+
+// BenchmarkExchange is the exchange handler end to end through httptest
+// and edge.Wrap, per provider algorithm, with one provider configured and
+// with three (the iss lookup must not make the second case slower).
+func BenchmarkExchange(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		for _, alg := range benchAlgs {
+			b.Run(fmt.Sprintf("alg=%s/providers=%d", alg, n), func(b *testing.B) {
+				f := newBenchFixture(b, alg, n)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if code := serve(f.handler, f.auth[i%benchTokens]); code != http.StatusOK {
+						b.Fatalf("got %d, want 200", code)
+					}
+					i++
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkHarness is serve's own cost (request, recorder) around a handler
+// that does nothing, to tell the harness from the handler in the figures.
+func BenchmarkHarness(b *testing.B) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	auth := []string{"Bearer x"}
+	b.ReportAllocs()
+	for b.Loop() {
+		serve(h, auth)
+	}
+}
+
+// BenchmarkExchangeFloorRatio times, in each iteration, one bare-crypto
+// floor exchange (bench/floor: RS256 verify + HS256 sign, standard library
+// only) and one RS256 exchange through the handler, with the same key, and
+// reports the handler/floor ratio of their times. Interleaving the two
+// makes the ratio immune to the machine speeding up or slowing down
+// between two separate benchmarks. The budget is handler/floor <= 1.3.
+func BenchmarkExchangeFloorRatio(b *testing.B) {
+	f := newBenchFixture(b, "RS256", 1)
+	fl := floor.New(f.key.Signer.Public().(*rsa.PublicKey), []byte(secret))
+	raw := make([]string, len(f.auth))
+	for i, a := range f.auth {
+		raw[i] = a[0][len("Bearer "):]
+	}
+	var inFloor, inHandler time.Duration
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := fl.Exchange(raw[i%benchTokens]); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if code := serve(f.handler, f.auth[i%benchTokens]); code != http.StatusOK {
+			b.Fatalf("got %d, want 200", code)
+		}
+		inHandler += time.Since(t1)
+		inFloor += t1.Sub(t0)
+		i++
+	}
+	b.ReportMetric(float64(inFloor.Nanoseconds())/float64(i), "floor-ns/op")
+	b.ReportMetric(float64(inHandler.Nanoseconds())/float64(i), "handler-ns/op")
+	b.ReportMetric(float64(inHandler)/float64(inFloor), "handler/floor")
+}

@@ -1,0 +1,458 @@
+package verify_test
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+
+	"supabridge/shared/bridge"
+	"supabridge/shared/keys"
+	"supabridge/shared/verify"
+)
+
+// FuzzVerify is a differential fuzz test of the verifier. The fuzzer writes
+// the JOSE header and the payload; the test signs them with a genuine key,
+// an attacker's key, the HS256-with-public-key trick, or the fuzzer's own
+// signature bytes, so the claim and header rules are reached, not only the
+// signature check. Each token goes to the real Verifier and to an oracle
+// written here from the contract (signature by golang-jwt's signing methods,
+// claims by hand). The Verifier may never accept what the oracle refuses; on
+// inputs whose claims are well-typed and in a sane range, it must accept what
+// the oracle accepts.
+func FuzzVerify(f *testing.F) {
+	fx := newFuzzFixture(f)
+	now := fx.now.Unix()
+	hdr := func(alg, kid string) string {
+		if kid == "" {
+			return `{"alg":"` + alg + `","typ":"JWT"}`
+		}
+		return `{"alg":"` + alg + `","typ":"JWT","kid":"` + kid + `"}`
+	}
+	payload := func(m map[string]any) string {
+		b, err := json.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return string(b)
+	}
+	validA := map[string]any{"iss": issA, "sub": "u1", "aud": "app", "iat": now, "exp": now + 3600}
+	validB := map[string]any{"iss": issB, "sub": "u2", "iat": now, "exp": now + 600}
+	with := func(base map[string]any, k string, v any) map[string]any {
+		c := make(map[string]any, len(base)+1)
+		for bk, bv := range base {
+			c[bk] = bv
+		}
+		c[k] = v
+		return c
+	}
+	// Seeds: each rule of the contract, on either side of its edge.
+	for _, s := range []struct {
+		header, payload string
+		mode            uint8
+	}{
+		{hdr("EdDSA", "a-ed"), payload(validA), signA},
+		{hdr("ES256", "a-ec"), payload(validA), signA},
+		{hdr("RS256", "a-rs"), payload(validA), signA},
+		{hdr("PS256", "a-rs"), payload(validA), signA},
+		{hdr("EdDSA", ""), payload(validA), signA},
+		{hdr("ES256", ""), payload(validB), signB},
+		{hdr("ES256", "whatever"), payload(validB), signB},
+		{hdr("EdDSA", "a-ec"), payload(validA), signA},
+		{hdr("EdDSA", "a-ed"), payload(validB), signA},
+		{hdr("ES256", "a-ec"), payload(validB), signB},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "exp", now-31)), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "exp", now-29)), signA},
+		{hdr("ES256", ""), payload(with(validB, "exp", now-1)), signB},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "exp", nil)), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "exp", "1900003600")), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "exp", 1e300)), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "nbf", now+31)), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "iat", now+29)), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "aud", []any{"x", "other"})), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "aud", []any{"x", nil})), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "aud", 7)), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "iss", issA+"x")), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "sub", 5)), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "EXP", now-100)), signA},
+		{`{"alg":"EdDSA","kid":"a-ed","crit":["exp"]}`, payload(validA), signA},
+		{`{"alg":"EdDSA","kid":"a-ed","jku":"http://127.0.0.1:1/jwks"}`, payload(validA), signAttacker},
+		{`{"alg":"EdDSA","kid":["a-ed"]}`, payload(validA), signA},
+		{`{"alg":"none"}`, payload(validA), rawSig},
+		{hdr("HS256", "a-ec"), payload(validB), signHMACWithPublicKey},
+		{hdr("ES256", ""), payload(validB), signAttacker},
+		{hdr("RS256", "a-rs"), payload(validA), signAttacker},
+		{hdr("EdDSA", "a-ed"), `null`, signA},
+		{hdr("EdDSA", "a-ed"), `[1]`, signA},
+		{hdr("EdDSA", "a-ed"), payload(validA) + ` `, signA},
+		{`null`, payload(validA), signA},
+		{"a.b", "c", rawToken},
+	} {
+		f.Add(s.header, s.payload, s.mode, []byte{})
+	}
+	f.Fuzz(func(t *testing.T, header, payload string, mode uint8, sig []byte) {
+		tok := fx.token(t, header, payload, mode, sig)
+		res, err := fx.verifier.Verify(t.Context(), tok)
+		o := oracleVerify(tok, fx.oracle, fx.now)
+		if err == nil {
+			if !o.ok {
+				t.Fatalf("the verifier accepted a token the contract refuses (%s)\ntoken: %s", o.why, tok)
+			}
+			if res.Provider != o.provider {
+				t.Fatalf("got provider %d, want %d\ntoken: %s", res.Provider, o.provider, tok)
+			}
+			if res.Claims == nil || res.Claims.Issuer != fx.oracle[o.provider].issuer {
+				t.Fatalf("got claims %+v for provider %d", res.Claims, o.provider)
+			}
+			return
+		}
+		e, known := bridge.Classify(err)
+		if !known || (e.Status != http.StatusUnauthorized && e.Status != http.StatusRequestEntityTooLarge) {
+			t.Fatalf("got error %v, classified %d %s (known %v), want a 401 or 413 with static keys", err, e.Status, e.Code, known)
+		}
+		if o.ok && o.sane {
+			t.Fatalf("the verifier refused a token the contract accepts: %v\ntoken: %s", err, tok)
+		}
+	})
+}
+
+// Signing modes of FuzzVerify (mode % 6).
+const (
+	signA                 = iota // provider A's key for the header's alg
+	signB                        // provider B's ES256 key (a PEM without kid)
+	signAttacker                 // a key nobody configured, for the header's alg
+	signHMACWithPublicKey        // HS256 keyed with B's public key PEM
+	rawSig                       // the fuzzer's bytes as the signature
+	rawToken                     // the fuzzer's header, payload and sig, not encoded
+)
+
+const (
+	issA = "https://a.example.com/application/o/app/"
+	issB = "https://b.example.com"
+)
+
+type fuzzFixture struct {
+	now      time.Time
+	verifier *verify.Verifier
+	oracle   []oraclePolicy
+	a        map[string]crypto.Signer // by alg family: "ed", "ec", "rsa"
+	attacker map[string]crypto.Signer
+	b        *ecdsa.PrivateKey
+	bPEM     []byte
+}
+
+func newFuzzFixture(tb testing.TB) *fuzzFixture {
+	tb.Helper()
+	gen := func() map[string]crypto.Signer {
+		_, ed, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rs, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return map[string]crypto.Signer{"ed": ed, "ec": ec, "rsa": rs}
+	}
+	fx := &fuzzFixture{now: time.Unix(1_900_000_000, 0), a: gen(), attacker: gen()}
+	var err error
+	if fx.b, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		tb.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(fx.b.Public())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fx.bPEM = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+
+	aKeys := []oracleKey{
+		{kid: "a-ed", alg: "EdDSA", pub: fx.a["ed"].Public()},
+		{kid: "a-ec", alg: "ES256", pub: fx.a["ec"].Public()},
+		{kid: "a-rs", alg: "RS256", pub: fx.a["rsa"].Public()},
+	}
+	var set []jwkset.JWKMarshal
+	for _, k := range aKeys {
+		j, err := jwkset.NewJWKFromKey(k.pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: k.kid, ALG: jwkset.ALG(k.alg), USE: jwkset.UseSig}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		set = append(set, j.Marshal())
+	}
+	setJSON, err := json.Marshal(map[string]any{"keys": set})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srcA, err := keys.NewStatic(setJSON)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srcB, err := keys.NewStatic(fx.bPEM)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fx.verifier, err = verify.New([]verify.Policy{
+		{Name: "a", Issuer: issA, Audience: []string{"app", "other"}, Keys: srcA},
+		{Name: "b", Issuer: issB, Algorithms: []string{"ES256", "PS256"}, Leeway: -1, Keys: srcB},
+	}, func() time.Time { return fx.now })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fx.oracle = []oraclePolicy{
+		{issuer: issA, audience: []string{"app", "other"}, algs: verify.Algorithms, leeway: 30 * time.Second, keys: aKeys},
+		{issuer: issB, algs: []string{"ES256", "PS256"}, leeway: 0, keys: []oracleKey{{pub: fx.b.Public()}}},
+	}
+	return fx
+}
+
+// token builds the token for one fuzz input.
+func (fx *fuzzFixture) token(t *testing.T, header, payload string, mode uint8, sig []byte) string {
+	enc := base64.RawURLEncoding
+	signing := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	_ = json.Unmarshal([]byte(header), &h)
+	family := func(alg string) (string, jwt.SigningMethod) {
+		switch alg {
+		case "ES256":
+			return "ec", jwt.SigningMethodES256
+		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+			return "rsa", jwt.GetSigningMethod(alg)
+		}
+		return "ed", jwt.SigningMethodEdDSA
+	}
+	var (
+		s   []byte
+		err error
+	)
+	switch mode % 6 {
+	case signA:
+		fam, m := family(h.Alg)
+		s, err = m.Sign(signing, fx.a[fam])
+	case signB:
+		s, err = jwt.SigningMethodES256.Sign(signing, fx.b)
+	case signAttacker:
+		fam, m := family(h.Alg)
+		s, err = m.Sign(signing, fx.attacker[fam])
+	case signHMACWithPublicKey:
+		m, ok := jwt.GetSigningMethod(h.Alg).(*jwt.SigningMethodHMAC)
+		if !ok {
+			m = jwt.SigningMethodHS256
+		}
+		s, err = m.Sign(signing, fx.bPEM)
+	case rawSig:
+		s = sig
+	case rawToken:
+		return header + "." + payload + "." + string(sig)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + enc.EncodeToString(s)
+}
+
+// oracleKey is a configured key: kid and alg are empty for a PEM key.
+type oracleKey struct {
+	kid, alg string
+	pub      crypto.PublicKey
+}
+
+// oraclePolicy is one trusted provider as the contract describes it.
+type oraclePolicy struct {
+	issuer   string
+	audience []string
+	algs     []string
+	leeway   time.Duration
+	keys     []oracleKey
+}
+
+// oracleResult is the oracle's verdict. sane is false when the token holds
+// something the contract leaves unspecified (a registered claim of a
+// surprising type, a time far outside any calendar), where only "the
+// verifier must not accept more than the oracle" is asserted.
+type oracleResult struct {
+	ok       bool
+	sane     bool
+	why      string
+	provider int
+	claims   map[string]json.RawMessage
+}
+
+// oracleVerify is an independent reading of the contract's "Verifying the
+// provider's token": the signature is checked with golang-jwt's signing
+// methods, everything else by hand.
+func oracleVerify(raw string, policies []oraclePolicy, now time.Time) oracleResult {
+	r := oracleResult{sane: true, provider: -1}
+	refuse := func(why string) oracleResult { r.ok, r.why = false, why; return r }
+	if len(raw) > verify.MaxTokenLen {
+		return refuse("over 16 KiB")
+	}
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return refuse("not three segments")
+	}
+	enc := base64.RawURLEncoding
+	hb, err1 := enc.DecodeString(parts[0])
+	pb, err2 := enc.DecodeString(parts[1])
+	sig, err3 := enc.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return refuse("bad base64url")
+	}
+	var header map[string]any
+	if json.Unmarshal(hb, &header) != nil || header == nil {
+		return refuse("header not a JSON object")
+	}
+	if _, ok := header["crit"]; ok {
+		return refuse("crit header")
+	}
+	alg, _ := header["alg"].(string)
+	if !slices.Contains(verify.Algorithms, alg) {
+		return refuse("alg not asymmetric")
+	}
+	var claims map[string]json.RawMessage
+	if json.Unmarshal(pb, &claims) != nil || claims == nil {
+		return refuse("payload not a JSON object")
+	}
+	r.claims = claims
+	present := func(name string) (json.RawMessage, bool) {
+		v, ok := claims[name]
+		if !ok || string(v) == "null" {
+			return nil, false
+		}
+		return v, true
+	}
+	str := func(name string) (string, bool, bool) { // value, present, well-typed
+		v, ok := present(name)
+		if !ok {
+			return "", false, true
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return "", true, false
+		}
+		return s, true, true
+	}
+	iss, _, issOK := str("iss")
+	if !issOK {
+		r.sane = false
+		return refuse("iss not a string")
+	}
+	r.provider = -1
+	for i, p := range policies {
+		if p.issuer == iss || (p.issuer == "" && len(policies) == 1) {
+			r.provider = i
+			break
+		}
+	}
+	if r.provider < 0 {
+		return refuse("untrusted issuer")
+	}
+	p := policies[r.provider]
+	if !slices.Contains(p.algs, alg) {
+		return refuse("alg not allowed for this provider")
+	}
+	kid, hasKid := header["kid"].(string)
+	method := jwt.GetSigningMethod(alg)
+	verified := false
+	for _, k := range p.keys {
+		if k.alg != "" && k.alg != alg {
+			continue
+		}
+		if hasKid && k.kid != "" && k.kid != kid {
+			continue
+		}
+		if method.Verify(parts[0]+"."+parts[1], sig, k.pub) == nil {
+			verified = true
+			break
+		}
+	}
+	if !verified {
+		return refuse("no configured key verifies the signature")
+	}
+	for _, name := range []string{"sub", "jti"} {
+		if _, _, ok := str(name); !ok {
+			r.sane = false
+			return refuse(name + " not a string")
+		}
+	}
+	// NumericDate (RFC 7519 §2): a JSON number of seconds. A string holding
+	// a number, or a time no calendar holds, is unspecified here.
+	when := func(name string) (time.Time, bool, bool) {
+		v, ok := present(name)
+		if !ok {
+			return time.Time{}, false, true
+		}
+		var n float64
+		if json.Unmarshal(v, &n) != nil {
+			r.sane = false
+			return time.Time{}, true, false
+		}
+		if math.Abs(n) > 1e11 {
+			r.sane = false
+		}
+		n = math.Max(math.Min(n, 1e12), -1e12)
+		return time.Unix(int64(math.Floor(n)), 0), true, true
+	}
+	leeway := p.leeway
+	exp, hasExp, ok := when("exp")
+	if !ok || !hasExp {
+		return refuse("exp missing or not a number")
+	}
+	if !now.Before(exp.Add(leeway)) {
+		return refuse("expired")
+	}
+	for _, name := range []string{"nbf", "iat"} {
+		t, has, ok := when(name)
+		if !ok {
+			return refuse(name + " not a number")
+		}
+		if has && now.Before(t.Add(-leeway)) {
+			return refuse(name + " in the future")
+		}
+	}
+	var aud []string
+	if v, ok := present("aud"); ok {
+		var one string
+		var many []any
+		switch {
+		case json.Unmarshal(v, &one) == nil:
+			aud = []string{one}
+		case json.Unmarshal(v, &many) == nil:
+			for _, a := range many {
+				s, ok := a.(string)
+				if !ok {
+					r.sane = false
+					return refuse("aud holds a non-string")
+				}
+				aud = append(aud, s)
+			}
+		default:
+			r.sane = false
+			return refuse("aud neither a string nor an array")
+		}
+	}
+	if len(p.audience) > 0 && !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.audience, a) }) {
+		return refuse("audience not accepted")
+	}
+	r.ok, r.why = true, "accepted"
+	return r
+}
