@@ -1,6 +1,8 @@
-// Command supabridge is the operator's tool: `serve` runs the functions
-// locally (the runtime behind `make run`); later subcommands check a
-// deployment and debug tokens. Run `supabridge help` for the list.
+// Command supabridge is the operator's tool, offline by default: `serve` runs
+// the functions locally (the runtime behind `make run`), `doctor` checks a
+// deployment's configuration and providers, `keys` and `secret` make the
+// Supabase API keys and JWT secret, `decode` and `verify` debug tokens. Run
+// `supabridge help` for the list.
 package main
 
 import (

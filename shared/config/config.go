@@ -216,6 +216,18 @@ func Load(env Env) (*Config, error) {
 	return cfg, nil
 }
 
+// LoadSupabase reads and validates only the Supabase side (the secret, its
+// alias and _FILE forms, issuer, audience, max TTL), for tools that mint or
+// check Supabase tokens without a provider.
+func LoadSupabase(env Env) (claims.Config, error) {
+	var errs problems
+	c := loadSupabase(reader{env: env, errs: &errs})
+	if err := errs.err(); err != nil {
+		return claims.Config{}, err
+	}
+	return c, nil
+}
+
 func loadSupabase(r reader) claims.Config {
 	c := claims.Config{
 		Issuer:   r.get(EnvIssuer),
