@@ -56,6 +56,38 @@ build-ExchangeFunction: ## SAM: bootstrap for the exchange function into $(ARTIF
 build-RefreshFunction: ## SAM: bootstrap for the refresh function into $(ARTIFACTS_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/refresh
 
+# --- container images: tools/ocimage, no Docker engine, no registry ---
+IMAGE_VERSION ?= 0.1.0
+IMAGE_REPO    ?= dev.local/supabridge
+IMAGE_ARCHS   ?= amd64 arm64
+IMAGE_FUNCS   ?= exchange refresh
+IMAGE_EPOCH   ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_REV     ?= $(shell git rev-parse HEAD 2>/dev/null)
+WATCHDOG_DIR  ?=
+
+.PHONY: image image-openfaas
+image: ## OCI image tarballs dist/images/<fn>-linux-<arch>.tar, no Docker (docker load, k3s ctr images import)
+	@mkdir -p dist/bin dist/images
+	$(GO) build -o dist/bin/ocimage ./tools/ocimage
+	@set -e; for fn in $(IMAGE_FUNCS); do for arch in $(IMAGE_ARCHS); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(GOFLAGS_LAMBDA) -o dist/bin/linux-$$arch/$$fn ./functions/$$fn; \
+	  dist/bin/ocimage -binary dist/bin/linux-$$arch/$$fn -name $$fn -arch $$arch \
+	    -tag $(IMAGE_REPO)/$$fn:$(IMAGE_VERSION) -epoch $(IMAGE_EPOCH) -revision "$(IMAGE_REV)" \
+	    -out dist/images/$$fn-linux-$$arch.tar; \
+	done; done
+
+image-openfaas: ## the same behind of-watchdog, for OpenFaaS: WATCHDOG_DIR=<dir with fwatchdog-amd64/-arm64>
+	@test -n "$(WATCHDOG_DIR)" || { echo "image-openfaas: set WATCHDOG_DIR to a directory holding fwatchdog-<arch> from an of-watchdog release" >&2; exit 2; }
+	@mkdir -p dist/bin dist/images
+	$(GO) build -o dist/bin/ocimage ./tools/ocimage
+	@set -e; for fn in $(IMAGE_FUNCS); do for arch in $(IMAGE_ARCHS); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(GOFLAGS_LAMBDA) -o dist/bin/linux-$$arch/$$fn ./functions/$$fn; \
+	  dist/bin/ocimage -binary dist/bin/linux-$$arch/$$fn -name $$fn -arch $$arch \
+	    -watchdog $(WATCHDOG_DIR)/fwatchdog-$$arch \
+	    -tag $(IMAGE_REPO)/$$fn:$(IMAGE_VERSION)-openfaas -epoch $(IMAGE_EPOCH) -revision "$(IMAGE_REV)" \
+	    -out dist/images/$$fn-openfaas-linux-$$arch.tar; \
+	done; done
+
 .PHONY: events
 events: ## regenerate events/*.json (SAM local events, signed with the TEST-ONLY key in events/)
 	$(GO) run ./events/gen
