@@ -16,7 +16,7 @@ run: ## serve every function at http://127.0.0.1:8787/functions/v1/<name> (dev i
 	$(GO) run ./cmd/supabridge serve
 
 .PHONY: test
-test: lint test-go test-js ## everything CI runs: lint, all Go tests with -race, the JS client's tests
+test: lint test-go fuzz-short test-js ## everything CI runs: lint, Go tests with -race, every fuzz target briefly, the JS client's tests
 
 .PHONY: dex
 dex: ## build the Dex binary the integration tests run (once per machine, cached outside the repo; DEX_BIN overrides)
@@ -37,8 +37,27 @@ lint: ## gofmt, go vet, staticcheck (pinned in go.mod)
 	$(GO) tool staticcheck ./...
 
 .PHONY: bench
-bench: ## benchmarks: bare crypto floor beside the exchange path (benchstat-readable)
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./shared/... | tee bench.txt
+bench: ## benchmarks in one run (floor, verifier, mint, exchange RS256/ES256/EdDSA x 1/3 providers, Lambda v2) into bench.txt, then the handler/floor ratio
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count 1 ./shared/... ./bench/... | tee bench.txt
+	@awk '/^BenchmarkExchangeFloorRatio/ { for (i = 2; i < NF; i++) if ($$(i+1) == "handler/floor") r = $$i } END { if (r == "") { print "no handler/floor ratio in bench.txt"; exit 1 } print "handler/floor ratio: " r " (budget 1.3; docs/performance.md)" }' bench.txt
+
+.PHONY: load
+load: ## loopback load test: exchange binary vs the bare-crypto floor server (vegeta, taskset-pinned), rotation, sizes, cold start
+	$(GO) run ./bench/load
+
+FUZZTIME       ?= 2m
+FUZZTIME_SHORT ?= 3s
+
+.PHONY: fuzz fuzz-short
+fuzz: ## every fuzz target for FUZZTIME each (default 2m); a failing input lands in <package>/testdata/fuzz/
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+fuzz-short: ## every fuzz target for a few seconds (part of make test)
+	FUZZTIME=$(FUZZTIME_SHORT) bash scripts/fuzz.sh
+
+.PHONY: soak
+soak: ## 60 s of valid and hostile requests at 500 req/s against the built exchange binary, JWKS outage mid-run (not in CI)
+	$(GO) run ./bench/soak $(SOAKFLAGS)
 
 .PHONY: build
 build: ## static linux binaries: bin/exchange, bin/refresh (Lambda bootstrap-ready) and bin/supabridge

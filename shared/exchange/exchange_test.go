@@ -306,3 +306,31 @@ func TestUnknownKidFloodIsRateLimited(t *testing.T) {
 		t.Fatalf("got %d JWKS fetches in %v, want at most %d", fetches, elapsed, limit)
 	}
 }
+
+func TestConcurrentRotationFetchesOnceAndRefusesNobody(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.prov.Claims("alice")
+	c["aud"] = "app"
+	time.Sleep(60 * time.Millisecond) // past the unknown-kid interval of the start-up fetch
+	k2 := testprovider.NewKey(t, "k2", "RS256")
+	f.prov.SetKeys(f.key, k2)
+	tok := k2.Sign(t, c, nil)
+	before := f.prov.Fetches()
+	const n = 32
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			w := httptest.NewRecorder()
+			f.handler.ServeHTTP(w, bearerReq(tok))
+			statuses <- w.Code
+		}()
+	}
+	for range n {
+		if s := <-statuses; s != 200 {
+			t.Fatalf("a request during the rotation fetch got %d, want 200", s)
+		}
+	}
+	if got := f.prov.Fetches() - before; got != 1 {
+		t.Fatalf("got %d JWKS fetches for one rotation under %d concurrent requests, want 1", got, n)
+	}
+}

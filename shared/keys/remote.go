@@ -46,11 +46,20 @@ func (o RemoteOptions) withDefaults() RemoteOptions {
 	return o
 }
 
-// Remote is a JWKS fetched from a URL and cached by keyfunc/v3.
+// Remote is a JWKS fetched from a URL and cached by keyfunc/v3 and jwkset.
+//
+// Look-ups go first to the cache alone (cached, a keyfunc over the URL's
+// own storage, which never fetches). Only a miss takes the refresh path
+// (refreshing, a keyfunc over jwkset's HTTP client, which refetches on an
+// unknown kid behind the rate limiter), one miss at a time: requests that
+// miss while a rotation is being fetched wait for that fetch and then find
+// the new key, instead of hitting the limiter and being refused.
 type Remote struct {
-	kf      keyfunc.Keyfunc
-	failing atomic.Bool
-	fetches atomic.Int64
+	cached     keyfunc.Keyfunc
+	refreshing keyfunc.Keyfunc
+	miss       sync.Mutex
+	failing    atomic.Bool
+	fetches    atomic.Int64
 }
 
 // NewRemote starts a cache of the JWKS at url. Its first fetch happens here,
@@ -69,29 +78,40 @@ func NewRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error
 			}
 		},
 	})
-	noErr := true
-	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, keyfunc.Override{
-		Client:      client,
-		HTTPTimeout: o.HTTPTimeout,
-		// keyfunc bounds both the wait for the limiter and the fetch that
-		// follows with this one value, so it must be the HTTP timeout.
-		RateLimitWaitMax:          o.HTTPTimeout,
+	onError := func(_ context.Context, err error) {
+		r.failing.Store(true)
+		if o.OnRefreshError != nil {
+			o.OnRefreshError(err)
+		}
+	}
+	store, err := jwkset.NewStorageFromHTTP(url, jwkset.HTTPClientStorageOptions{
+		Client:                    client,
+		Ctx:                       ctx,
+		HTTPTimeout:               o.HTTPTimeout,
+		NoErrorReturnFirstHTTPReq: true,
+		RefreshErrorHandler:       onError,
 		RefreshInterval:           o.RefreshInterval,
-		RefreshUnknownKID:         rate.NewLimiter(rate.Every(o.UnknownKIDInterval), 1),
-		NoErrorReturnFirstHTTPReq: &noErr,
-		RefreshErrorHandlerFunc: func(string) func(context.Context, error) {
-			return func(_ context.Context, err error) {
-				r.failing.Store(true)
-				if o.OnRefreshError != nil {
-					o.OnRefreshError(err)
-				}
-			}
-		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("keys: jwks cache: %w", err)
 	}
-	r.kf = kf
+	httpClient, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs:       map[string]jwkset.Storage{url: store},
+		PrioritizeHTTP: true,
+		// jwkset bounds both the wait for the limiter and the fetch that
+		// follows with this one value, so it must be the HTTP timeout.
+		RateLimitWaitMax:  o.HTTPTimeout,
+		RefreshUnknownKID: rate.NewLimiter(rate.Every(o.UnknownKIDInterval), 1),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keys: jwks cache: %w", err)
+	}
+	if r.cached, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: store}); err != nil {
+		return nil, fmt.Errorf("keys: jwks cache: %w", err)
+	}
+	if r.refreshing, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: httpClient}); err != nil {
+		return nil, fmt.Errorf("keys: jwks cache: %w", err)
+	}
 	return r, nil
 }
 
@@ -101,22 +121,28 @@ func (r *Remote) Fetches() int64 { return r.fetches.Load() }
 // Key implements Source.
 func (r *Remote) Key(ctx context.Context, t *jwt.Token) (any, error) {
 	if _, ok := kid(t); !ok {
-		set, err := r.kf.VerificationKeySet(ctx)
+		set, err := r.cached.VerificationKeySet(ctx)
 		if err == nil && len(set.Keys) > 0 {
 			return set, nil
 		}
-		return nil, r.miss(err)
+		return nil, r.classify(err)
 	}
-	k, err := r.kf.KeyfuncCtx(ctx)(t)
+	if k, err := r.cached.KeyfuncCtx(ctx)(t); err == nil {
+		return k, nil
+	}
+	r.miss.Lock()
+	defer r.miss.Unlock()
+	// Another request may have fetched the key while this one waited.
+	k, err := r.refreshing.KeyfuncCtx(ctx)(t)
 	if err != nil {
-		return nil, r.miss(err)
+		return nil, r.classify(err)
 	}
 	return k, nil
 }
 
-// miss classifies a failed look-up: while the last fetch failed we cannot
-// tell a forged kid from a rotated one, so the answer is "unavailable".
-func (r *Remote) miss(err error) error {
+// classify a failed look-up: while the last fetch failed we cannot tell a
+// forged kid from a rotated one, so the answer is "unavailable".
+func (r *Remote) classify(err error) error {
 	if r.failing.Load() {
 		return errors.Join(ErrUnavailable, err)
 	}

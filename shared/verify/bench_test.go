@@ -1,4 +1,4 @@
-package verify_test
+package verify
 
 import (
 	"fmt"
@@ -7,7 +7,6 @@ import (
 
 	"supabridge/internal/testprovider"
 	"supabridge/shared/keys"
-	"supabridge/shared/verify"
 )
 
 // BenchmarkVerify is the verifier alone, with the production key source (a
@@ -23,7 +22,7 @@ func BenchmarkVerify(b *testing.B) {
 					use = algs[:n]
 				}
 				var (
-					policies []verify.Policy
+					policies []Policy
 					tokens   []string
 				)
 				for i, a := range use {
@@ -33,7 +32,7 @@ func BenchmarkVerify(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					policies = append(policies, verify.Policy{Name: fmt.Sprintf("app%d", i), Issuer: p.Issuer, Audience: []string{"app"}, Keys: src})
+					policies = append(policies, Policy{Name: fmt.Sprintf("app%d", i), Issuer: p.Issuer, Audience: []string{"app"}, Keys: src})
 					if a != alg {
 						continue
 					}
@@ -43,7 +42,7 @@ func BenchmarkVerify(b *testing.B) {
 						tokens = append(tokens, k.Sign(b, c, nil))
 					}
 				}
-				v, err := verify.New(policies, time.Now)
+				v, err := New(policies, time.Now)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -83,6 +83,9 @@ func FuzzVerify(f *testing.F) {
 		{hdr("EdDSA", "a-ed"), payload(with(validA, "exp", "1900003600")), signA},
 		{hdr("EdDSA", "a-ed"), payload(with(validA, "exp", 1e300)), signA},
 		{hdr("EdDSA", "a-ed"), payload(with(validA, "nbf", now+31)), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "nbf", 1e19)), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "iat", -1e19)), signA},
+		{hdr("EdDSA", "a-ed"), payload(with(validA, "exp", 253402300799.5)), signA},
 		{hdr("EdDSA", "a-ed"), payload(with(validA, "iat", now+29)), signA},
 		{hdr("EdDSA", "a-ed"), payload(with(validA, "aud", []any{"x", "other"})), signA},
 		{hdr("EdDSA", "a-ed"), payload(with(validA, "aud", []any{"x", nil})), signA},
@@ -394,28 +397,39 @@ func oracleVerify(raw string, policies []oraclePolicy, now time.Time) oracleResu
 			return refuse(name + " not a string")
 		}
 	}
-	// NumericDate (RFC 7519 §2): a JSON number of seconds. A string holding
-	// a number, or a time no calendar holds, is unspecified here.
+	// NumericDate (RFC 7519 §2): a JSON number of seconds.
 	when := func(name string) (time.Time, bool, bool) {
 		v, ok := present(name)
 		if !ok {
 			return time.Time{}, false, true
 		}
-		var n float64
-		if json.Unmarshal(v, &n) != nil {
+		// golang-jwt reads a NumericDate through json.Number, which also
+		// takes a string holding a JSON number: a leniency, not a hole (the
+		// value is still enforced), so it is followed here and marked.
+		var num json.Number
+		if json.Unmarshal(v, &num) != nil {
 			r.sane = false
 			return time.Time{}, true, false
 		}
-		if math.Abs(n) > 1e11 {
+		if len(v) > 0 && v[0] == '"' {
 			r.sane = false
 		}
-		n = math.Max(math.Min(n, 1e12), -1e12)
-		return time.Unix(int64(math.Floor(n)), 0), true, true
+		n, err := num.Float64()
+		if err != nil {
+			r.sane = false
+			return time.Time{}, true, false
+		}
+		// Only the years 0 to 9999: beyond them golang-jwt's float64 →
+		// int64 conversion wraps around.
+		if n = math.Floor(n); n < -62167219200 || n > 253402300799 {
+			return time.Time{}, true, false
+		}
+		return time.Unix(int64(n), 0), true, true
 	}
 	leeway := p.leeway
 	exp, hasExp, ok := when("exp")
 	if !ok || !hasExp {
-		return refuse("exp missing or not a number")
+		return refuse("exp missing, not a number or out of range")
 	}
 	if !now.Before(exp.Add(leeway)) {
 		return refuse("expired")
@@ -423,7 +437,7 @@ func oracleVerify(raw string, policies []oraclePolicy, now time.Time) oracleResu
 	for _, name := range []string{"nbf", "iat"} {
 		t, has, ok := when(name)
 		if !ok {
-			return refuse(name + " not a number")
+			return refuse(name + " not a number or out of range")
 		}
 		if has && now.Before(t.Add(-leeway)) {
 			return refuse(name + " in the future")
@@ -455,4 +469,77 @@ func oracleVerify(raw string, policies []oraclePolicy, now time.Time) oracleResu
 	}
 	r.ok, r.why = true, "accepted"
 	return r
+}
+
+// TestFuzzOracle checks the oracle of FuzzVerify on known cases, and the
+// verifier beside it, so that a broken oracle cannot make the fuzz target
+// pass vacuously. The last rows are FuzzVerify's finding: a time claim
+// beyond ±9.2e18 s wrapped around inside golang-jwt and passed.
+func TestFuzzOracle(t *testing.T) {
+	fx := newFuzzFixture(t)
+	now := fx.now.Unix()
+	claims := func(iss string, kv ...any) string {
+		c := map[string]any{"iss": iss, "sub": "u", "aud": "app", "exp": now + 60}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(c, kv[i].(string))
+				continue
+			}
+			c[kv[i].(string)] = kv[i+1]
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	tests := []struct {
+		name, header, payload string
+		mode                  uint8
+		want                  bool
+		wantProvider          int
+	}{
+		{"A EdDSA", `{"alg":"EdDSA","kid":"a-ed"}`, claims(issA), signA, true, 0},
+		{"A RS256 without kid", `{"alg":"RS256"}`, claims(issA), signA, true, 0},
+		{"A PS256 with the RS256 key's kid", `{"alg":"PS256","kid":"a-rs"}`, claims(issA), signA, false, 0},
+		{"B ES256, any kid", `{"alg":"ES256","kid":"zzz"}`, claims(issB, "aud", nil), signB, true, 1},
+		{"B ES256 with A's key", `{"alg":"ES256"}`, claims(issB), signA, false, 0},
+		{"A's kid, another key", `{"alg":"EdDSA","kid":"a-ed"}`, claims(issA), signAttacker, false, 0},
+		{"HS256 with B's public key", `{"alg":"HS256"}`, claims(issB), signHMACWithPublicKey, false, 0},
+		{"crit", `{"alg":"EdDSA","crit":["x"],"x":1}`, claims(issA), signA, false, 0},
+		{"A expired beyond leeway", `{"alg":"EdDSA"}`, claims(issA, "exp", now-31), signA, false, 0},
+		{"A expired within leeway", `{"alg":"EdDSA"}`, claims(issA, "exp", now-29), signA, true, 0},
+		{"B has no leeway", `{"alg":"ES256"}`, claims(issB, "exp", now), signB, false, 0},
+		{"A wrong audience", `{"alg":"EdDSA"}`, claims(issA, "aud", "x"), signA, false, 0},
+		{"A audience in a list", `{"alg":"EdDSA"}`, claims(issA, "aud", []string{"x", "other"}), signA, true, 0},
+		{"A no exp", `{"alg":"EdDSA"}`, claims(issA, "exp", nil), signA, false, 0},
+		{"A exp as a numeric string (golang-jwt leniency)", `{"alg":"EdDSA"}`, claims(issA, "exp", "1900000060"), signA, true, 0},
+		{"A nbf 1e19", `{"alg":"EdDSA"}`, claims(issA, "nbf", 1e19), signA, false, 0},
+		{"A nbf 9.3e18", `{"alg":"EdDSA"}`, claims(issA, "nbf", 9.3e18), signA, false, 0},
+		{"A iat 1e19", `{"alg":"EdDSA"}`, claims(issA, "iat", 1e19), signA, false, 0},
+		{"A nbf -1e19", `{"alg":"EdDSA"}`, claims(issA, "nbf", -1e19), signA, false, 0},
+		{"A exp in year 9999", `{"alg":"EdDSA"}`, claims(issA, "exp", 253402300799), signA, true, 0},
+		{"A exp in year 10000", `{"alg":"EdDSA"}`, claims(issA, "exp", 253402300800), signA, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok := fx.token(t, tt.header, tt.payload, tt.mode, nil)
+			o := oracleVerify(tok, fx.oracle, fx.now)
+			if o.ok != tt.want {
+				t.Fatalf("oracle: got %v (%s), want %v", o.ok, o.why, tt.want)
+			}
+			res, err := fx.verifier.Verify(t.Context(), tok)
+			if (err == nil) != tt.want {
+				t.Fatalf("verifier: got error %v, want accepted=%v", err, tt.want)
+			}
+			if tt.want && (res.Provider != tt.wantProvider || o.provider != tt.wantProvider) {
+				t.Fatalf("got providers %d (verifier) and %d (oracle), want %d", res.Provider, o.provider, tt.wantProvider)
+			}
+			if !tt.want {
+				if e, known := bridge.Classify(err); !known || e.Status != http.StatusUnauthorized {
+					t.Fatalf("got %v classified %v (known %v), want a 401", err, e, known)
+				}
+			}
+		})
+	}
 }

@@ -21,6 +21,9 @@ var (
 	ErrUnknownIssuer = errors.New("verify: issuer is not trusted")
 	ErrAlgorithm     = errors.New("verify: signing algorithm not allowed")
 	ErrCritical      = errors.New("verify: critical header extension not supported")
+	// ErrDateRange: exp, nbf or iat lies outside the years 0 to 9999. It
+	// comes joined with jwt.ErrTokenMalformed.
+	ErrDateRange = errors.New("verify: time claim out of range")
 )
 
 // MaxTokenLen is the largest token accepted, in bytes.
@@ -172,6 +175,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Result, error) {
 		}
 		return Result{}, fmt.Errorf("verify: %w", err)
 	}
+	if err := datesInRange(&c); err != nil {
+		return Result{}, err
+	}
 	if err := chosen.validator.Validate(&c); err != nil {
 		return Result{}, fmt.Errorf("verify: %w", err)
 	}
@@ -183,4 +189,27 @@ func (v *Verifier) lookup(iss string) *entry {
 		return e
 	}
 	return v.wildcard
+}
+
+// Bounds of a NumericDate we accept: 0000-01-01 to 9999-12-31T23:59:59Z.
+const (
+	minDate = -62167219200
+	maxDate = 253402300799
+)
+
+// datesInRange refuses a time claim no calendar holds. golang-jwt turns a
+// NumericDate into a time through float64 → int64, which wraps around past
+// ±9.2e18 on amd64 (and saturates on arm64): "nbf": 1e19 became a date in
+// the distant past and passed the not-before check on one architecture and
+// not the other. Found by FuzzVerify.
+func datesInRange(c *claims.Provider) error {
+	for _, d := range []*jwt.NumericDate{c.ExpiresAt, c.NotBefore, c.IssuedAt} {
+		if d == nil {
+			continue
+		}
+		if u := d.Unix(); u < minDate || u > maxDate {
+			return fmt.Errorf("verify: %w", errors.Join(jwt.ErrTokenMalformed, ErrDateRange))
+		}
+	}
+	return nil
 }
