@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -69,4 +70,26 @@ func Classify(err error) (*oauth.Error, bool) {
 		}
 	}
 	return ErrServer, false
+}
+
+// Fail answers err through Classify, the one mapping: an unknown error is
+// logged at error level (its text never holds a token: our errors are fixed
+// phrases and the libraries' name no token), a provider failure at warn, a
+// refused request at debug. what names the function in the log. On the RFC
+// 8693 path (tokenExchange) an unacceptable subject token is a 400
+// invalid_request, not a 401 (RFC 8693 §2.2.2).
+func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, what string, err error, tokenExchange bool) {
+	e, known := Classify(err)
+	switch {
+	case !known:
+		log.ErrorContext(r.Context(), what+" failed", "error", err.Error())
+	case e.Status >= 500:
+		log.WarnContext(r.Context(), what+" failed", "code", e.Code, "error", err.Error())
+	default:
+		log.DebugContext(r.Context(), what+" refused", "code", e.Code, "error", err.Error())
+	}
+	if tokenExchange && e.Code == oauth.CodeInvalidToken {
+		e = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, e.Description)
+	}
+	oauth.WriteError(w, e)
 }

@@ -126,30 +126,13 @@ func bearer(h string) (string, bool) {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := ParseRequest(r)
 	if err != nil {
-		h.fail(w, r, err, false)
+		bridge.Fail(w, r, h.log, "exchange", err, false)
 		return
 	}
 	s, err := h.bridge.Exchange(r.Context(), req.Token)
 	if err != nil {
-		h.fail(w, r, err, req.Form)
+		bridge.Fail(w, r, h.log, "exchange", err, req.Form)
 		return
 	}
 	oauth.WriteJSON(w, http.StatusOK, s.Response())
-}
-
-// fail answers err through the one mapping, bridge.Classify.
-func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, form bool) {
-	e, known := bridge.Classify(err)
-	switch {
-	case !known:
-		h.log.ErrorContext(r.Context(), "exchange failed", "error", err.Error())
-	case e.Status >= 500:
-		h.log.WarnContext(r.Context(), "exchange failed", "code", e.Code, "error", err.Error())
-	default:
-		h.log.DebugContext(r.Context(), "exchange refused", "code", e.Code, "error", err.Error())
-	}
-	if form && e.Code == oauth.CodeInvalidToken {
-		e = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, e.Description)
-	}
-	oauth.WriteError(w, e)
 }

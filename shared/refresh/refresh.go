@@ -171,7 +171,7 @@ func (h *handler) target(name string) (*Target, error) {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := h.serve(r)
 	if err != nil {
-		h.fail(w, r, err)
+		bridge.Fail(w, r, h.log, "refresh", err, false)
 		return
 	}
 	oauth.WriteJSON(w, http.StatusOK, resp)
@@ -218,18 +218,4 @@ func (h *handler) serve(r *http.Request) (bridge.TokenResponse, error) {
 	resp.ProviderToken = toks.AccessToken
 	resp.IDToken = toks.IDToken
 	return resp, nil
-}
-
-// fail answers err through the one mapping, bridge.Classify.
-func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e, known := bridge.Classify(err)
-	switch {
-	case !known:
-		h.log.ErrorContext(r.Context(), "refresh failed", "error", err.Error())
-	case e.Status >= 500:
-		h.log.WarnContext(r.Context(), "refresh failed", "code", e.Code, "error", err.Error())
-	default:
-		h.log.DebugContext(r.Context(), "refresh refused", "code", e.Code)
-	}
-	oauth.WriteError(w, e)
 }
