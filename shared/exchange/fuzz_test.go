@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"math"
@@ -23,6 +22,7 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
+	"supabridge/internal/jwtoracle"
 	"supabridge/shared/bridge"
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
@@ -45,7 +45,7 @@ type fuzzEnv struct {
 	handler http.Handler
 	ed      ed25519.PrivateKey
 	ec      *ecdsa.PrivateKey
-	oracle  []oraclePolicy
+	oracle  []jwtoracle.Policy
 }
 
 func newFuzzEnv(tb testing.TB) *fuzzEnv {
@@ -56,13 +56,13 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	if fe.ec, err = ecdsa.ParseRawPrivateKey(elliptic.P256(), seed("supabridge fuzz p256")); err != nil {
 		tb.Fatal(err)
 	}
-	ks := []oracleKey{
-		{kid: "fz-ed", alg: "EdDSA", pub: fe.ed.Public()},
-		{kid: "fz-ec", alg: "ES256", pub: fe.ec.Public()},
+	ks := []jwtoracle.Key{
+		{Kid: "fz-ed", Alg: "EdDSA", Pub: fe.ed.Public()},
+		{Kid: "fz-ec", Alg: "ES256", Pub: fe.ec.Public()},
 	}
 	var set []jwkset.JWKMarshal
 	for _, k := range ks {
-		j, err := jwkset.NewJWKFromKey(k.pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: k.kid, ALG: jwkset.ALG(k.alg), USE: jwkset.UseSig}})
+		j, err := jwkset.NewJWKFromKey(k.Pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: k.Kid, ALG: jwkset.ALG(k.Alg), USE: jwkset.UseSig}})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 		tb.Fatal(err)
 	}
 	fe.handler = edge.Wrap(h, edge.Options{Function: "exchange"})
-	fe.oracle = []oraclePolicy{{issuer: fuzzIss, audience: []string{"app"}, algs: verify.Algorithms, leeway: verify.DefaultLeeway, keys: ks}}
+	fe.oracle = []jwtoracle.Policy{{Issuer: fuzzIss, Audience: []string{"app"}, Algs: verify.Algorithms, Leeway: verify.DefaultLeeway, Keys: ks}}
 	return fe
 }
 
@@ -194,9 +194,9 @@ func TestFuzzExchangeSeeds(t *testing.T) {
 			if w.Code != s.want {
 				t.Fatalf("got %d %v, want %d", w.Code, body, s.want)
 			}
-			if o := oracleExchange(s.token, fe.oracle); o.ok != (s.want == 200) {
-				t.Fatalf("oracle: got %v (%s), want accepted=%v", o.ok, o.why, s.want == 200)
-			} else if o.ok {
+			if o := oracleExchange(s.token, fe.oracle); o.OK != (s.want == 200) {
+				t.Fatalf("oracle: got %v (%s), want accepted=%v", o.OK, o.Why, s.want == 200)
+			} else if o.OK {
 				checkMintedFor(t, body, o)
 			}
 		})
@@ -224,8 +224,8 @@ func FuzzExchangeBearer(f *testing.F) {
 		o := oracleExchange(tok, fe.oracle)
 		switch w.Code {
 		case http.StatusOK:
-			if !o.ok {
-				t.Fatalf("minted a token for a token the contract refuses (%s)\ntoken: %q", o.why, tok)
+			if !o.OK {
+				t.Fatalf("minted a token for a token the contract refuses (%s)\ntoken: %q", o.Why, tok)
 			}
 			checkMintedFor(t, body, o)
 		case http.StatusRequestEntityTooLarge:
@@ -236,7 +236,7 @@ func FuzzExchangeBearer(f *testing.F) {
 			if len(tok) > verify.MaxTokenLen {
 				t.Fatalf("got 401 for a %d-byte token, want 413", len(tok))
 			}
-			if o.ok && o.sane {
+			if o.OK && o.Sane {
 				t.Fatalf("refused (%v) a token the contract accepts\ntoken: %q", body["error_description"], tok)
 			}
 		default:
@@ -326,7 +326,7 @@ func FuzzExchangeRequest(f *testing.F) {
 			candidates = append(candidates, form["subject_token"]...)
 		}
 		for _, c := range candidates {
-			if o := oracleExchange(c, fe.oracle); o.ok {
+			if o := oracleExchange(c, fe.oracle); o.OK {
 				checkMintedFor(t, got, o)
 				return
 			}
@@ -438,7 +438,7 @@ func checkContract(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
 
 // checkMintedFor checks the minted token of a 200 body against the provider
 // token the oracle accepted.
-func checkMintedFor(t *testing.T, body map[string]any, o oracleResult) {
+func checkMintedFor(t *testing.T, body map[string]any, o jwtoracle.Result) {
 	t.Helper()
 	minted, _ := body["access_token"].(string)
 	var c jwt.MapClaims
@@ -452,12 +452,12 @@ func checkMintedFor(t *testing.T, body map[string]any, o oracleResult) {
 		t.Fatal("the minted token has a kid")
 	}
 	var sub string
-	_ = json.Unmarshal(o.claims["sub"], &sub)
+	_ = json.Unmarshal(o.Claims["sub"], &sub)
 	if c["sub"] != sub || c["role"] != "authenticated" {
 		t.Fatalf("got sub %v role %v, want %q authenticated", c["sub"], c["role"], sub)
 	}
 	var pexp float64
-	_ = json.Unmarshal(o.claims["exp"], &pexp)
+	_ = json.Unmarshal(o.Claims["exp"], &pexp)
 	if exp, _ := c["exp"].(float64); exp > math.Floor(pexp) || exp <= float64(fuzzNow.Unix()) {
 		t.Fatalf("got exp %v, want in (now, %v]", exp, pexp)
 	}
@@ -465,221 +465,20 @@ func checkMintedFor(t *testing.T, body map[string]any, o oracleResult) {
 
 // oracleExchange adds the minting rules to the verification oracle: a
 // non-empty subject, and an exp that leaves a session of at least a second.
-func oracleExchange(tok string, policies []oraclePolicy) oracleResult {
-	o := oracleVerify(tok, policies, fuzzNow)
-	if !o.ok {
+func oracleExchange(tok string, policies []jwtoracle.Policy) jwtoracle.Result {
+	o := jwtoracle.Verify(tok, policies, fuzzNow)
+	if !o.OK {
 		return o
 	}
 	var sub string
-	if json.Unmarshal(o.claims["sub"], &sub) != nil || sub == "" {
-		o.ok, o.why = false, "no subject"
+	if json.Unmarshal(o.Claims["sub"], &sub) != nil || sub == "" {
+		o.OK, o.Why = false, "no subject"
 		return o
 	}
 	var exp json.Number
-	_ = json.Unmarshal(o.claims["exp"], &exp)
+	_ = json.Unmarshal(o.Claims["exp"], &exp)
 	if f, _ := exp.Float64(); math.Floor(f) <= float64(fuzzNow.Unix()) {
-		o.ok, o.why = false, "expires before a session could start"
+		o.OK, o.Why = false, "expires before a session could start"
 	}
 	return o
-}
-
-// The oracle below is the one of shared/verify/fuzz_test.go; keep the two
-// in step.
-
-// oracleKey is a configured key: kid and alg are empty for a PEM key.
-type oracleKey struct {
-	kid, alg string
-	pub      crypto.PublicKey
-}
-
-// oraclePolicy is one trusted provider as the contract describes it.
-type oraclePolicy struct {
-	issuer   string
-	audience []string
-	algs     []string
-	leeway   time.Duration
-	keys     []oracleKey
-}
-
-// oracleResult is the oracle's verdict. sane is false when the token holds
-// something the contract leaves unspecified (a registered claim of a
-// surprising type, a time far outside any calendar), where only "the
-// verifier must not accept more than the oracle" is asserted.
-type oracleResult struct {
-	ok       bool
-	sane     bool
-	why      string
-	provider int
-	claims   map[string]json.RawMessage
-}
-
-// oracleVerify is an independent reading of the contract's "Verifying the
-// provider's token": the signature is checked with golang-jwt's signing
-// methods, everything else by hand.
-func oracleVerify(raw string, policies []oraclePolicy, now time.Time) oracleResult {
-	r := oracleResult{sane: true, provider: -1}
-	refuse := func(why string) oracleResult { r.ok, r.why = false, why; return r }
-	if len(raw) > verify.MaxTokenLen {
-		return refuse("over 16 KiB")
-	}
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return refuse("not three segments")
-	}
-	enc := base64.RawURLEncoding
-	hb, err1 := enc.DecodeString(parts[0])
-	pb, err2 := enc.DecodeString(parts[1])
-	sig, err3 := enc.DecodeString(parts[2])
-	if err1 != nil || err2 != nil || err3 != nil {
-		return refuse("bad base64url")
-	}
-	var header map[string]any
-	if json.Unmarshal(hb, &header) != nil || header == nil {
-		return refuse("header not a JSON object")
-	}
-	if _, ok := header["crit"]; ok {
-		return refuse("crit header")
-	}
-	alg, _ := header["alg"].(string)
-	if !slices.Contains(verify.Algorithms, alg) {
-		return refuse("alg not asymmetric")
-	}
-	var claims map[string]json.RawMessage
-	if json.Unmarshal(pb, &claims) != nil || claims == nil {
-		return refuse("payload not a JSON object")
-	}
-	r.claims = claims
-	present := func(name string) (json.RawMessage, bool) {
-		v, ok := claims[name]
-		if !ok || string(v) == "null" {
-			return nil, false
-		}
-		return v, true
-	}
-	str := func(name string) (string, bool, bool) { // value, present, well-typed
-		v, ok := present(name)
-		if !ok {
-			return "", false, true
-		}
-		var s string
-		if json.Unmarshal(v, &s) != nil {
-			return "", true, false
-		}
-		return s, true, true
-	}
-	iss, _, issOK := str("iss")
-	if !issOK {
-		r.sane = false
-		return refuse("iss not a string")
-	}
-	r.provider = -1
-	for i, p := range policies {
-		if p.issuer == iss || (p.issuer == "" && len(policies) == 1) {
-			r.provider = i
-			break
-		}
-	}
-	if r.provider < 0 {
-		return refuse("untrusted issuer")
-	}
-	p := policies[r.provider]
-	if !slices.Contains(p.algs, alg) {
-		return refuse("alg not allowed for this provider")
-	}
-	kid, hasKid := header["kid"].(string)
-	method := jwt.GetSigningMethod(alg)
-	verified := false
-	for _, k := range p.keys {
-		if k.alg != "" && k.alg != alg {
-			continue
-		}
-		if hasKid && k.kid != "" && k.kid != kid {
-			continue
-		}
-		if method.Verify(parts[0]+"."+parts[1], sig, k.pub) == nil {
-			verified = true
-			break
-		}
-	}
-	if !verified {
-		return refuse("no configured key verifies the signature")
-	}
-	for _, name := range []string{"sub", "jti"} {
-		if _, _, ok := str(name); !ok {
-			r.sane = false
-			return refuse(name + " not a string")
-		}
-	}
-	// NumericDate (RFC 7519 §2): a JSON number of seconds.
-	when := func(name string) (time.Time, bool, bool) {
-		v, ok := present(name)
-		if !ok {
-			return time.Time{}, false, true
-		}
-		// golang-jwt reads a NumericDate through json.Number, which also
-		// takes a string holding a JSON number: a leniency, not a hole (the
-		// value is still enforced), so it is followed here and marked.
-		var num json.Number
-		if json.Unmarshal(v, &num) != nil {
-			r.sane = false
-			return time.Time{}, true, false
-		}
-		if len(v) > 0 && v[0] == '"' {
-			r.sane = false
-		}
-		n, err := num.Float64()
-		if err != nil {
-			r.sane = false
-			return time.Time{}, true, false
-		}
-		// Only the years 0 to 9999: beyond them golang-jwt's float64 →
-		// int64 conversion wraps around.
-		if n = math.Floor(n); n < -62167219200 || n > 253402300799 {
-			return time.Time{}, true, false
-		}
-		return time.Unix(int64(n), 0), true, true
-	}
-	leeway := p.leeway
-	exp, hasExp, ok := when("exp")
-	if !ok || !hasExp {
-		return refuse("exp missing, not a number or out of range")
-	}
-	if !now.Before(exp.Add(leeway)) {
-		return refuse("expired")
-	}
-	for _, name := range []string{"nbf", "iat"} {
-		t, has, ok := when(name)
-		if !ok {
-			return refuse(name + " not a number or out of range")
-		}
-		if has && now.Before(t.Add(-leeway)) {
-			return refuse(name + " in the future")
-		}
-	}
-	var aud []string
-	if v, ok := present("aud"); ok {
-		var one string
-		var many []any
-		switch {
-		case json.Unmarshal(v, &one) == nil:
-			aud = []string{one}
-		case json.Unmarshal(v, &many) == nil:
-			for _, a := range many {
-				s, ok := a.(string)
-				if !ok {
-					r.sane = false
-					return refuse("aud holds a non-string")
-				}
-				aud = append(aud, s)
-			}
-		default:
-			r.sane = false
-			return refuse("aud neither a string nor an array")
-		}
-	}
-	if len(p.audience) > 0 && !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.audience, a) }) {
-		return refuse("audience not accepted")
-	}
-	r.ok, r.why = true, "accepted"
-	return r
 }

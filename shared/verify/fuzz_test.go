@@ -11,16 +11,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"math"
 	"net/http"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
+	"supabridge/internal/jwtoracle"
 	"supabridge/shared/bridge"
 	"supabridge/shared/keys"
 	"supabridge/shared/verify"
@@ -31,8 +29,8 @@ import (
 // an attacker's key, the HS256-with-public-key trick, or the fuzzer's own
 // signature bytes, so the claim and header rules are reached, not only the
 // signature check. Each token goes to the real Verifier and to an oracle
-// written here from the contract (signature by golang-jwt's signing methods,
-// claims by hand). The Verifier may never accept what the oracle refuses; on
+// written apart from it from the contract, internal/jwtoracle (signature by
+// golang-jwt's signing methods, claims by hand). The Verifier may never accept what the oracle refuses; on
 // inputs whose claims are well-typed and in a sane range, it must accept what
 // the oracle accepts.
 func FuzzVerify(f *testing.F) {
@@ -111,16 +109,16 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header, payload string, mode uint8, sig []byte) {
 		tok := fx.token(t, header, payload, mode, sig)
 		res, err := fx.verifier.Verify(t.Context(), tok)
-		o := oracleVerify(tok, fx.oracle, fx.now)
+		o := jwtoracle.Verify(tok, fx.oracle, fx.now)
 		if err == nil {
-			if !o.ok {
-				t.Fatalf("the verifier accepted a token the contract refuses (%s)\ntoken: %s", o.why, tok)
+			if !o.OK {
+				t.Fatalf("the verifier accepted a token the contract refuses (%s)\ntoken: %s", o.Why, tok)
 			}
-			if res.Provider != o.provider {
-				t.Fatalf("got provider %d, want %d\ntoken: %s", res.Provider, o.provider, tok)
+			if res.Provider != o.Provider {
+				t.Fatalf("got provider %d, want %d\ntoken: %s", res.Provider, o.Provider, tok)
 			}
-			if res.Claims == nil || res.Claims.Issuer != fx.oracle[o.provider].issuer {
-				t.Fatalf("got claims %+v for provider %d", res.Claims, o.provider)
+			if res.Claims == nil || res.Claims.Issuer != fx.oracle[o.Provider].Issuer {
+				t.Fatalf("got claims %+v for provider %d", res.Claims, o.Provider)
 			}
 			return
 		}
@@ -128,7 +126,7 @@ func FuzzVerify(f *testing.F) {
 		if !known || (e.Status != http.StatusUnauthorized && e.Status != http.StatusRequestEntityTooLarge) {
 			t.Fatalf("got error %v, classified %d %s (known %v), want a 401 or 413 with static keys", err, e.Status, e.Code, known)
 		}
-		if o.ok && o.sane {
+		if o.OK && o.Sane {
 			t.Fatalf("the verifier refused a token the contract accepts: %v\ntoken: %s", err, tok)
 		}
 	})
@@ -152,7 +150,7 @@ const (
 type fuzzFixture struct {
 	now      time.Time
 	verifier *verify.Verifier
-	oracle   []oraclePolicy
+	oracle   []jwtoracle.Policy
 	a        map[string]crypto.Signer // by alg family: "ed", "ec", "rsa"
 	attacker map[string]crypto.Signer
 	b        *ecdsa.PrivateKey
@@ -187,14 +185,14 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 	}
 	fx.bPEM = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 
-	aKeys := []oracleKey{
-		{kid: "a-ed", alg: "EdDSA", pub: fx.a["ed"].Public()},
-		{kid: "a-ec", alg: "ES256", pub: fx.a["ec"].Public()},
-		{kid: "a-rs", alg: "RS256", pub: fx.a["rsa"].Public()},
+	aKeys := []jwtoracle.Key{
+		{Kid: "a-ed", Alg: "EdDSA", Pub: fx.a["ed"].Public()},
+		{Kid: "a-ec", Alg: "ES256", Pub: fx.a["ec"].Public()},
+		{Kid: "a-rs", Alg: "RS256", Pub: fx.a["rsa"].Public()},
 	}
 	var set []jwkset.JWKMarshal
 	for _, k := range aKeys {
-		j, err := jwkset.NewJWKFromKey(k.pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: k.kid, ALG: jwkset.ALG(k.alg), USE: jwkset.UseSig}})
+		j, err := jwkset.NewJWKFromKey(k.Pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: k.Kid, ALG: jwkset.ALG(k.Alg), USE: jwkset.UseSig}})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -219,9 +217,9 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fx.oracle = []oraclePolicy{
-		{issuer: issA, audience: []string{"app", "other"}, algs: verify.Algorithms, leeway: 30 * time.Second, keys: aKeys},
-		{issuer: issB, algs: []string{"ES256", "PS256"}, leeway: 0, keys: []oracleKey{{pub: fx.b.Public()}}},
+	fx.oracle = []jwtoracle.Policy{
+		{Issuer: issA, Audience: []string{"app", "other"}, Algs: verify.Algorithms, Leeway: 30 * time.Second, Keys: aKeys},
+		{Issuer: issB, Algs: []string{"ES256", "PS256"}, Leeway: 0, Keys: []jwtoracle.Key{{Pub: fx.b.Public()}}},
 	}
 	return fx
 }
@@ -271,204 +269,6 @@ func (fx *fuzzFixture) token(t *testing.T, header, payload string, mode uint8, s
 		t.Fatal(err)
 	}
 	return signing + "." + enc.EncodeToString(s)
-}
-
-// oracleKey is a configured key: kid and alg are empty for a PEM key.
-type oracleKey struct {
-	kid, alg string
-	pub      crypto.PublicKey
-}
-
-// oraclePolicy is one trusted provider as the contract describes it.
-type oraclePolicy struct {
-	issuer   string
-	audience []string
-	algs     []string
-	leeway   time.Duration
-	keys     []oracleKey
-}
-
-// oracleResult is the oracle's verdict. sane is false when the token holds
-// something the contract leaves unspecified (a registered claim of a
-// surprising type, a time far outside any calendar), where only "the
-// verifier must not accept more than the oracle" is asserted.
-type oracleResult struct {
-	ok       bool
-	sane     bool
-	why      string
-	provider int
-	claims   map[string]json.RawMessage
-}
-
-// oracleVerify is an independent reading of the contract's "Verifying the
-// provider's token": the signature is checked with golang-jwt's signing
-// methods, everything else by hand.
-func oracleVerify(raw string, policies []oraclePolicy, now time.Time) oracleResult {
-	r := oracleResult{sane: true, provider: -1}
-	refuse := func(why string) oracleResult { r.ok, r.why = false, why; return r }
-	if len(raw) > verify.MaxTokenLen {
-		return refuse("over 16 KiB")
-	}
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return refuse("not three segments")
-	}
-	enc := base64.RawURLEncoding
-	hb, err1 := enc.DecodeString(parts[0])
-	pb, err2 := enc.DecodeString(parts[1])
-	sig, err3 := enc.DecodeString(parts[2])
-	if err1 != nil || err2 != nil || err3 != nil {
-		return refuse("bad base64url")
-	}
-	var header map[string]any
-	if json.Unmarshal(hb, &header) != nil || header == nil {
-		return refuse("header not a JSON object")
-	}
-	if _, ok := header["crit"]; ok {
-		return refuse("crit header")
-	}
-	alg, _ := header["alg"].(string)
-	if !slices.Contains(verify.Algorithms, alg) {
-		return refuse("alg not asymmetric")
-	}
-	var claims map[string]json.RawMessage
-	if json.Unmarshal(pb, &claims) != nil || claims == nil {
-		return refuse("payload not a JSON object")
-	}
-	r.claims = claims
-	present := func(name string) (json.RawMessage, bool) {
-		v, ok := claims[name]
-		if !ok || string(v) == "null" {
-			return nil, false
-		}
-		return v, true
-	}
-	str := func(name string) (string, bool, bool) { // value, present, well-typed
-		v, ok := present(name)
-		if !ok {
-			return "", false, true
-		}
-		var s string
-		if json.Unmarshal(v, &s) != nil {
-			return "", true, false
-		}
-		return s, true, true
-	}
-	iss, _, issOK := str("iss")
-	if !issOK {
-		r.sane = false
-		return refuse("iss not a string")
-	}
-	r.provider = -1
-	for i, p := range policies {
-		if p.issuer == iss || (p.issuer == "" && len(policies) == 1) {
-			r.provider = i
-			break
-		}
-	}
-	if r.provider < 0 {
-		return refuse("untrusted issuer")
-	}
-	p := policies[r.provider]
-	if !slices.Contains(p.algs, alg) {
-		return refuse("alg not allowed for this provider")
-	}
-	kid, hasKid := header["kid"].(string)
-	method := jwt.GetSigningMethod(alg)
-	verified := false
-	for _, k := range p.keys {
-		if k.alg != "" && k.alg != alg {
-			continue
-		}
-		if hasKid && k.kid != "" && k.kid != kid {
-			continue
-		}
-		if method.Verify(parts[0]+"."+parts[1], sig, k.pub) == nil {
-			verified = true
-			break
-		}
-	}
-	if !verified {
-		return refuse("no configured key verifies the signature")
-	}
-	for _, name := range []string{"sub", "jti"} {
-		if _, _, ok := str(name); !ok {
-			r.sane = false
-			return refuse(name + " not a string")
-		}
-	}
-	// NumericDate (RFC 7519 §2): a JSON number of seconds.
-	when := func(name string) (time.Time, bool, bool) {
-		v, ok := present(name)
-		if !ok {
-			return time.Time{}, false, true
-		}
-		// golang-jwt reads a NumericDate through json.Number, which also
-		// takes a string holding a JSON number: a leniency, not a hole (the
-		// value is still enforced), so it is followed here and marked.
-		var num json.Number
-		if json.Unmarshal(v, &num) != nil {
-			r.sane = false
-			return time.Time{}, true, false
-		}
-		if len(v) > 0 && v[0] == '"' {
-			r.sane = false
-		}
-		n, err := num.Float64()
-		if err != nil {
-			r.sane = false
-			return time.Time{}, true, false
-		}
-		// Only the years 0 to 9999: beyond them golang-jwt's float64 →
-		// int64 conversion wraps around.
-		if n = math.Floor(n); n < -62167219200 || n > 253402300799 {
-			return time.Time{}, true, false
-		}
-		return time.Unix(int64(n), 0), true, true
-	}
-	leeway := p.leeway
-	exp, hasExp, ok := when("exp")
-	if !ok || !hasExp {
-		return refuse("exp missing, not a number or out of range")
-	}
-	if !now.Before(exp.Add(leeway)) {
-		return refuse("expired")
-	}
-	for _, name := range []string{"nbf", "iat"} {
-		t, has, ok := when(name)
-		if !ok {
-			return refuse(name + " not a number or out of range")
-		}
-		if has && now.Before(t.Add(-leeway)) {
-			return refuse(name + " in the future")
-		}
-	}
-	var aud []string
-	if v, ok := present("aud"); ok {
-		var one string
-		var many []any
-		switch {
-		case json.Unmarshal(v, &one) == nil:
-			aud = []string{one}
-		case json.Unmarshal(v, &many) == nil:
-			for _, a := range many {
-				s, ok := a.(string)
-				if !ok {
-					r.sane = false
-					return refuse("aud holds a non-string")
-				}
-				aud = append(aud, s)
-			}
-		default:
-			r.sane = false
-			return refuse("aud neither a string nor an array")
-		}
-	}
-	if len(p.audience) > 0 && !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.audience, a) }) {
-		return refuse("audience not accepted")
-	}
-	r.ok, r.why = true, "accepted"
-	return r
 }
 
 // TestFuzzOracle checks the oracle of FuzzVerify on known cases, and the
@@ -524,16 +324,16 @@ func TestFuzzOracle(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tok := fx.token(t, tt.header, tt.payload, tt.mode, nil)
-			o := oracleVerify(tok, fx.oracle, fx.now)
-			if o.ok != tt.want {
-				t.Fatalf("oracle: got %v (%s), want %v", o.ok, o.why, tt.want)
+			o := jwtoracle.Verify(tok, fx.oracle, fx.now)
+			if o.OK != tt.want {
+				t.Fatalf("oracle: got %v (%s), want %v", o.OK, o.Why, tt.want)
 			}
 			res, err := fx.verifier.Verify(t.Context(), tok)
 			if (err == nil) != tt.want {
 				t.Fatalf("verifier: got error %v, want accepted=%v", err, tt.want)
 			}
-			if tt.want && (res.Provider != tt.wantProvider || o.provider != tt.wantProvider) {
-				t.Fatalf("got providers %d (verifier) and %d (oracle), want %d", res.Provider, o.provider, tt.wantProvider)
+			if tt.want && (res.Provider != tt.wantProvider || o.Provider != tt.wantProvider) {
+				t.Fatalf("got providers %d (verifier) and %d (oracle), want %d", res.Provider, o.Provider, tt.wantProvider)
 			}
 			if !tt.want {
 				if e, known := bridge.Classify(err); !known || e.Status != http.StatusUnauthorized {
