@@ -2,10 +2,10 @@ package exchange
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"supabridge/shared/bridge"
@@ -49,8 +49,6 @@ var (
 	errNoGrant   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "grant_type is required.")
 	errSubject   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "subject_token is required.")
 	errSubType   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "subject_token_type must be the jwt, id_token or access_token type.")
-	errRepeated  = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "A parameter was given more than once.")
-	errBadForm   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "The form body could not be parsed.")
 )
 
 // ParseRequest reads an exchange request. A form body with a grant_type
@@ -59,15 +57,12 @@ var (
 // the bearer token of the Authorization header is the token.
 func ParseRequest(r *http.Request) (Request, error) {
 	if isForm(r) {
-		if err := r.ParseForm(); err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return Request{}, err
-			}
-			return Request{}, errBadForm
+		f, err := bridge.ParseForm(r)
+		if err != nil {
+			return Request{}, err
 		}
-		if _, ok := r.PostForm["grant_type"]; ok {
-			return parseTokenExchange(r)
+		if _, ok := f["grant_type"]; ok {
+			return parseTokenExchange(f)
 		}
 	}
 	token, ok := bearer(r.Header.Get("Authorization"))
@@ -77,12 +72,9 @@ func ParseRequest(r *http.Request) (Request, error) {
 	return Request{Token: token}, nil
 }
 
-func parseTokenExchange(r *http.Request) (Request, error) {
-	f := r.PostForm
-	for _, k := range []string{"grant_type", "subject_token", "subject_token_type"} {
-		if len(f[k]) > 1 {
-			return Request{}, errRepeated // RFC 6749 §3.2
-		}
+func parseTokenExchange(f url.Values) (Request, error) {
+	if err := bridge.SingleValued(f, "grant_type", "subject_token", "subject_token_type"); err != nil {
+		return Request{}, err
 	}
 	switch f.Get("grant_type") {
 	case oauth.GrantTypeTokenExchange:

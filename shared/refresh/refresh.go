@@ -85,7 +85,6 @@ var (
 	errNoRefresh     = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "refresh_token is required.")
 	errGrantType     = oauth.New(http.StatusBadRequest, oauth.CodeUnsupportedGrantType, "Only the refresh_token grant type is served here.")
 	errBadBody       = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "The body must be a form or a JSON object.")
-	errRepeated      = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "A parameter was given more than once.")
 	errTooLong       = oauth.New(http.StatusRequestEntityTooLarge, oauth.CodeRequestTooLarge, "The refresh token is over 16 KiB.")
 	errProvider      = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "provider does not name a provider that can refresh.")
 	errNeedProvider  = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "provider is required: several providers can refresh.")
@@ -102,17 +101,12 @@ func ParseRequest(r *http.Request) (Request, error) {
 	var req Request
 	switch mt {
 	case "application/x-www-form-urlencoded":
-		if err := r.ParseForm(); err != nil {
-			if tooLarge(err) {
-				return Request{}, err
-			}
-			return Request{}, errBadBody
+		f, err := bridge.ParseForm(r)
+		if err != nil {
+			return Request{}, err
 		}
-		f := r.PostForm
-		for _, k := range []string{"grant_type", "refresh_token", "provider"} {
-			if len(f[k]) > 1 {
-				return Request{}, errRepeated
-			}
+		if err := bridge.SingleValued(f, "grant_type", "refresh_token", "provider"); err != nil {
+			return Request{}, err
 		}
 		if g, ok := f["grant_type"]; ok && g[0] != oauth.GrantTypeRefreshToken {
 			return Request{}, errGrantType
@@ -126,7 +120,7 @@ func ParseRequest(r *http.Request) (Request, error) {
 		}
 		dec := json.NewDecoder(r.Body)
 		if err := dec.Decode(&body); err != nil {
-			if tooLarge(err) {
+			if bridge.TooLarge(err) {
 				return Request{}, err
 			}
 			return Request{}, errBadBody
@@ -146,11 +140,6 @@ func ParseRequest(r *http.Request) (Request, error) {
 		return Request{}, errTooLong
 	}
 	return req, nil
-}
-
-func tooLarge(err error) bool {
-	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
 }
 
 func (h *handler) target(name string) (*Target, error) {
