@@ -40,9 +40,6 @@ type Built struct {
 	// Discovery holds one discovery client per provider with an issuer,
 	// shared by the key source and the refresh client.
 	Discovery []*discovery.Client
-	// Remotes are the JWKS caches by provider index (nil for static keys or
-	// not yet discovered), for counting fetches.
-	Sources []keys.Source
 }
 
 // Build wires a Bridge from cfg: a key source per provider (its own cache,
@@ -52,7 +49,7 @@ func Build(ctx context.Context, cfg *config.Config, d Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Built{Discovery: make([]*discovery.Client, len(cfg.Providers)), Sources: make([]keys.Source, len(cfg.Providers))}
+	b := &Built{Discovery: make([]*discovery.Client, len(cfg.Providers))}
 	providers := make([]Provider, len(cfg.Providers))
 	for i := range cfg.Providers {
 		p := &cfg.Providers[i]
@@ -81,7 +78,6 @@ func Build(ctx context.Context, cfg *config.Config, d Deps) (*Built, error) {
 		default:
 			src = keys.NewDiscovered(ctx, b.Discovery[i], ro)
 		}
-		b.Sources[i] = src
 		pol := p.Policy()
 		pol.Keys = src
 		providers[i] = Provider{Policy: pol, Mapping: p.Mapping}
