@@ -21,9 +21,8 @@ import (
 
 	"supabridge/shared/claims"
 	"supabridge/shared/config"
-	"supabridge/shared/discovery"
+	"supabridge/shared/idp"
 	"supabridge/shared/keys"
-	"supabridge/shared/outbound"
 	"supabridge/shared/verify"
 )
 
@@ -204,14 +203,7 @@ func namer(p *config.Provider, multi bool) func(field string) string {
 		if multi {
 			return fmt.Sprintf("%s of provider %q in AUTH_PROVIDERS", field, p.Name)
 		}
-		return map[string]string{
-			"issuer":     config.EnvAuthIssuer,
-			"jwks_url":   config.EnvAuthJWKSURL,
-			"public_key": config.EnvAuthPublicKey,
-			"algorithms": config.EnvAuthAlgorithms,
-			"token_url":  config.EnvAuthTokenURL,
-			"client_id":  config.EnvAuthClientID,
-		}[field]
+		return config.EnvName(field)
 	}
 }
 
@@ -221,17 +213,17 @@ func namer(p *config.Provider, multi bool) func(field string) string {
 func (c doctorCmd) provider(ctx context.Context, r *report, p *config.Provider, multi bool) {
 	label := "provider " + p.Name + ": "
 	name := namer(p, multi)
-	client := outbound.NewClient(outbound.Options{Timeout: p.HTTPTimeout})
+	client := idp.NewHTTPClient(idp.HTTPOptions{Timeout: p.HTTPTimeout})
 	allowed := p.Algorithms
 	if len(allowed) == 0 {
 		allowed = verify.Algorithms
 	}
 	algs := allowed // the algorithms a key must serve
-	var doc *discovery.Document
+	var doc *idp.Metadata
 	if p.Issuer != "" {
-		durl := discovery.URL(p.Issuer)
+		durl := idp.DiscoveryURL(p.Issuer)
 		needed := (p.JWKSURL == "" && len(p.PublicKey) == 0) || (p.ClientID != "" && p.TokenURL == "")
-		d, err := discovery.Fetch(ctx, client, p.Issuer)
+		d, err := idp.FetchMetadata(ctx, client, p.Issuer)
 		switch {
 		case d == nil && needed:
 			r.fail(label+"discovery", fmt.Sprintf("%s: %s", durl, cause(err)),
@@ -318,47 +310,32 @@ func (c doctorCmd) provider(ctx context.Context, r *report, p *config.Provider, 
 // of AUTH_PUBLIC_KEY, which refuses private and symmetric keys as the
 // verifier does.
 func (c doctorCmd) jwks(ctx context.Context, r *report, label string, client *http.Client, u, source string, algs []string, name func(string) string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
+	st, n, err := keys.FetchSet(ctx, client, u)
+	var ue *url.Error
+	switch {
+	case errors.As(err, &ue) && ue.Op == "parse":
 		r.fail(label+"jwks", fmt.Sprintf("%s: not a URL", source), fmt.Sprintf("set %s to the provider's JWKS URL", name("jwks_url")))
 		return
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
+	case errors.As(err, &ue):
 		r.fail(label+"jwks", fmt.Sprintf("%s: %s", u, cause(err)), fmt.Sprintf("check %s and that this host can reach it", source))
 		return
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	switch {
-	case resp.StatusCode != http.StatusOK:
-		r.fail(label+"jwks", fmt.Sprintf("%s answered %d", u, resp.StatusCode),
+	case errors.Is(err, keys.ErrUnavailable):
+		r.fail(label+"jwks", fmt.Sprintf("%s answered %s", u, strings.TrimPrefix(cause(err), "status ")),
 			fmt.Sprintf("check %s (Authentik: https://<host>/application/o/<slug>/jwks/)", source))
-		return
-	case err != nil:
-		r.fail(label+"jwks", fmt.Sprintf("%s: %s", u, cause(err)), fmt.Sprintf("check %s", source))
 		return
 	}
 	r.ok(label+"jwks", u)
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &set); err != nil {
+	switch {
+	case err == nil:
+		c.usable(ctx, r, label+"jwks keys", st, n, algs, name)
+	case errors.Is(err, keys.ErrNotJWKS):
 		r.fail(label+"jwks keys", "the answer is not a JWK Set (a JSON object with a keys array)", fmt.Sprintf("check %s: it must be the JWKS, not a web page", source))
-		return
-	}
-	if len(set.Keys) == 0 {
+	case errors.Is(err, keys.ErrEmptySet):
 		r.fail(label+"jwks keys", "the key set is empty",
 			"give the provider a signing key (Authentik: select a Signing Key in the provider; without one it signs with HS256 and publishes no key)")
-		return
-	}
-	st, err := keys.NewStatic(body)
-	if err != nil {
+	default:
 		r.fail(label+"jwks keys", err.Error(), "publish only public signing keys (RSA, EC P-256/384/521, Ed25519) in the JWKS")
-		return
 	}
-	c.usable(ctx, r, label+"jwks keys", st, len(set.Keys), algs, name)
 }
 
 // usable checks that st selects, for at least one of algs, a key of the
@@ -417,7 +394,12 @@ func cause(err error) string {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return strings.TrimPrefix(err.Error(), discovery.ErrUnavailable.Error()+": ")
+	for _, prefix := range []string{idp.ErrUnavailable.Error() + ": ", keys.ErrUnavailable.Error() + ": "} {
+		if m, ok := strings.CutPrefix(err.Error(), prefix); ok {
+			return m
+		}
+	}
+	return err.Error()
 }
 
 // token verifies a provider token through the exchange's own code.
@@ -476,7 +458,7 @@ func (c doctorCmd) rest(ctx context.Context, r *report, env config.Env, sc *clai
 		r.fail(name, err.Error(), "fix the secret first")
 		return
 	}
-	tok, err := m.Mint(&claims.Provider{RegisteredClaims: jwt.RegisteredClaims{Subject: "supabridge-doctor"}}, &claims.Mapping{Provider: "supabridge-doctor"})
+	tok, err := m.Mint(&claims.Payload{RegisteredClaims: jwt.RegisteredClaims{Subject: "supabridge-doctor"}}, &claims.Mapping{Provider: "supabridge-doctor"})
 	if err != nil {
 		r.fail(name, err.Error(), "fix the secret first")
 		return
@@ -489,7 +471,7 @@ func (c doctorCmd) rest(ctx context.Context, r *report, env config.Env, sc *clai
 	req.Header.Set("apikey", anon)
 	req.Header.Set("Authorization", "Bearer "+tok.JWT)
 	req.Header.Set("Accept", "application/json")
-	resp, err := outbound.NewClient(outbound.Options{Timeout: timeout}).Do(req)
+	resp, err := idp.NewHTTPClient(idp.HTTPOptions{Timeout: timeout}).Do(req)
 	if err != nil {
 		r.fail(name, fmt.Sprintf("GET %s: %s", endpoint, cause(err)), "check SUPABASE_URL and that this host can reach the gateway")
 		return

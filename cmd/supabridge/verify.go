@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"supabridge/shared/function"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/shared/bridge"
@@ -148,7 +150,7 @@ func verifySupabase(raw string, secret []byte, want string, at time.Time) ([]str
 	if want != "" {
 		opts = append(opts, jwt.WithAudience(want))
 	}
-	var c claims.Provider // typed registered claims: no MapClaims traps
+	var c claims.Payload // typed registered claims: no MapClaims traps
 	_, err = jwt.NewParser(opts...).ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return secret, nil })
 	if err != nil {
 		return findingLines(explain(err, t, at, view)), false
@@ -352,7 +354,7 @@ type exchangeResult struct {
 
 func (r exchangeResult) ok() bool { return len(r.fails) == 0 }
 
-// tryExchange runs a provider token through bridge.Build and Exchange, the
+// tryExchange runs a provider token through bridge.FromConfig and Exchange, the
 // code path of the exchange function, with cfg.
 func tryExchange(ctx context.Context, cfg *config.Config, raw string, nowf func() time.Time) exchangeResult {
 	at := now(nowf)
@@ -364,7 +366,7 @@ func tryExchange(ctx context.Context, cfg *config.Config, raw string, nowf func(
 	res := exchangeResult{token: t, at: at, view: viewFor(cfg, t)}
 	ctx, cancel := context.WithCancel(ctx) // ends the key caches' refresh
 	defer cancel()
-	b, err := bridge.Build(ctx, cfg, bridge.Deps{Now: clock})
+	b, err := bridge.FromConfig(ctx, cfg, function.Deps{Now: clock})
 	if err != nil {
 		res.fails = []finding{{"configuration", err.Error(), "fix the provider's key configuration (run supabridge doctor)"}}
 		return res
@@ -374,7 +376,7 @@ func tryExchange(ctx context.Context, cfg *config.Config, raw string, nowf func(
 		res.fails = explain(err, t, at, res.view)
 		return res
 	}
-	res.provider = s.Provider
+	res.provider = s.Provider.Name()
 	res.minted, err = parseToken(s.Token.JWT)
 	if err != nil {
 		res.fails = []finding{{"mint", err.Error(), ""}}

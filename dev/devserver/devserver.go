@@ -10,16 +10,18 @@ import (
 	"net"
 	"net/http"
 
+	"supabridge/shared/function"
+
 	"supabridge/dev/issuer"
 	"supabridge/shared/config"
 	"supabridge/shared/oauth"
-	"supabridge/shared/runtime"
+	"supabridge/shared/platform"
 )
 
 // Function is one function the server mounts.
 type Function struct {
 	Name  string
-	Build runtime.Builder
+	Build function.Builder
 }
 
 // Options configures [Run].
@@ -90,7 +92,7 @@ func Run(ctx context.Context, o Options) error {
 		return o.Env(k)
 	}
 	for _, f := range o.Functions {
-		h, err := runtime.NewHandler(ctx, f.Name, f.Build, env, o.Logger)
+		h, err := platform.NewHandler(ctx, f.Name, f.Build, env, o.Logger)
 		if err != nil {
 			if len(o.Functions) > 1 {
 				fmt.Fprintf(o.Out, "supabridge: %s not served: %v\n", f.Name, err)
@@ -108,5 +110,5 @@ func Run(ctx context.Context, o Options) error {
 	if dev != nil {
 		fmt.Fprintf(o.Out, "supabridge: try it:\n  curl -s -X POST %s/functions/v1/exchange -H \"Authorization: Bearer $(curl -s -X POST -d sub=alice -d email=alice@example.com %s/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\"\n", base, dev.URL())
 	}
-	return runtime.Serve(ctx, mux, o.Listener, o.Logger)
+	return platform.Serve(ctx, mux, o.Listener, o.Logger)
 }

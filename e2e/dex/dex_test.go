@@ -18,8 +18,8 @@ import (
 	"supabridge/shared/claims"
 	"supabridge/shared/config"
 	"supabridge/shared/exchange"
+	"supabridge/shared/platform"
 	"supabridge/shared/refresh"
-	"supabridge/shared/runtime"
 )
 
 const secret = "dex-e2e-secret-that-is-32-bytes-or-more"
@@ -28,11 +28,11 @@ func handlers(t *testing.T, env map[string]string) (ex, rf http.Handler) {
 	t.Helper()
 	env["SUPABASE_JWT_SECRET"] = secret
 	log := slog.New(slog.DiscardHandler)
-	ex, err := runtime.NewHandler(t.Context(), "exchange", exchange.New, config.MapEnv(env), log)
+	ex, err := platform.NewHandler(t.Context(), "exchange", exchange.New, config.MapEnv(env), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rf, err = runtime.NewHandler(t.Context(), "refresh", refresh.New, config.MapEnv(env), log)
+	rf, err = platform.NewHandler(t.Context(), "refresh", refresh.New, config.MapEnv(env), log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package faults holds the fault tests of the functions as they are served:
-// the handlers built by runtime.NewHandler (or, where a test needs a JWKS
+// the handlers built by platform.NewHandler (or, where a test needs a JWKS
 // cache faster than production's, the same pieces with only the cache's
 // timing changed) against providers that fail on command, and the HTTP
 // server against slow and abusive clients.

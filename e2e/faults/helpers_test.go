@@ -11,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/shared/function"
+
 	"supabridge/internal/testprovider"
-	"supabridge/shared/bridge"
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
 	"supabridge/shared/exchange"
 	"supabridge/shared/keys"
-	"supabridge/shared/runtime"
+	"supabridge/shared/platform"
 )
 
 const secret = "faults-e2e-secret-that-is-32-bytes-or-more"
@@ -61,11 +62,11 @@ func withSecret(env map[string]string) map[string]string {
 	return out
 }
 
-// served is exactly what runtime.Main serves for name.
-func served(t *testing.T, name string, build runtime.Builder, env map[string]string) (http.Handler, *logBuffer) {
+// served is exactly what platform.Main serves for name.
+func served(t *testing.T, name string, build function.Builder, env map[string]string) (http.Handler, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
-	h, err := runtime.NewHandler(t.Context(), name, build, config.MapEnv(withSecret(env)), slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	h, err := platform.NewHandler(t.Context(), name, build, config.MapEnv(withSecret(env)), slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func servedFastKeys(t *testing.T, env map[string]string, unknownKID time.Duratio
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := exchange.New(t.Context(), cfg, bridge.Deps{Logger: log, Keys: keys.RemoteOptions{UnknownKIDInterval: unknownKID}})
+	h, err := exchange.New(t.Context(), cfg, function.Deps{Logger: log, Keys: keys.RemoteOptions{UnknownKIDInterval: unknownKID}})
 	if err != nil {
 		t.Fatal(err)
 	}

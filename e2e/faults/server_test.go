@@ -15,10 +15,10 @@ import (
 
 	"supabridge/internal/testprovider"
 	"supabridge/shared/exchange"
-	"supabridge/shared/runtime"
+	"supabridge/shared/platform"
 )
 
-// serve runs the exchange function on loopback with runtime.Serve, the
+// serve runs the exchange function on loopback with platform.Serve, the
 // server Main runs outside Lambda, and returns its address and a valid token.
 func serve(t *testing.T) (addr, good string) {
 	t.Helper()
@@ -31,7 +31,7 @@ func serve(t *testing.T) (addr, good string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runtime.Serve(ctx, h, ln, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- platform.Serve(ctx, h, ln, slog.New(slog.DiscardHandler)) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -72,7 +72,7 @@ func TestServerHeaderLimit(t *testing.T) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	big := strings.Repeat("a", 2*runtime.MaxHeaderBytes)
+	big := strings.Repeat("a", 2*platform.MaxHeaderBytes)
 	// The write may fail once the server has answered and closed.
 	_, _ = fmt.Fprintf(c, "POST /functions/v1/exchange HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nX-Pad: %s\r\n\r\n", good, big)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -139,8 +139,8 @@ func TestServerSlowClients(t *testing.T) {
 		head, drip string
 		limit      time.Duration
 	}{
-		{"headers a line at a time", "POST /functions/v1/exchange HTTP/1.1\r\nHost: x\r\n", "X-Slow: 1\r\n", runtime.ReadHeaderTimeout},
-		{"body a byte at a time", "POST /functions/v1/exchange HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\ngrant_type=", "a", runtime.ReadTimeout},
+		{"headers a line at a time", "POST /functions/v1/exchange HTTP/1.1\r\nHost: x\r\n", "X-Slow: 1\r\n", platform.ReadHeaderTimeout},
+		{"body a byte at a time", "POST /functions/v1/exchange HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\ngrant_type=", "a", platform.ReadTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,15 +2,15 @@ package lambda
 
 import (
 	"supabridge/shared/exchange"
+	"supabridge/shared/function"
 	"supabridge/shared/refresh"
-	"supabridge/shared/runtime"
 )
 
 // builders maps each function to the constructor its binary passes to
-// runtime.Main. A function with events but no builder here is skipped by
+// platform.Main. A function with events but no builder here is skipped by
 // TestEventsInProcess.
-func builders() map[string]runtime.Builder {
-	return map[string]runtime.Builder{
+func builders() map[string]function.Builder {
+	return map[string]function.Builder{
 		"exchange": exchange.New,
 		"refresh":  refresh.New,
 	}

@@ -4,7 +4,7 @@
 // Every events/*.json file is replayed, with the expectation events/expect.json
 // gives it and the configuration events/env.json gives its function:
 //
-//   - in process, through runtime.NewLambdaHandler(runtime.NewHandler(...)),
+//   - in process, through platform.NewLambdaHandler(platform.NewHandler(...)),
 //     exactly what lambda.Start runs (TestEventsInProcess);
 //   - through the real bootstrap binaries, built for linux with CGO_ENABLED=0
 //     and -tags lambda.norpc, driven over the Lambda Runtime API by

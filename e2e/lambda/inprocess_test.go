@@ -10,12 +10,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"supabridge/shared/config"
-	"supabridge/shared/runtime"
+	"supabridge/shared/platform"
 )
 
 // TestEventsInProcess replays every event through the Lambda entry point
-// lambda.Start runs, in process: runtime.NewLambdaHandler over
-// runtime.NewHandler, configured from events/env.json.
+// lambda.Start runs, in process: platform.NewLambdaHandler over
+// platform.NewHandler, configured from events/env.json.
 func TestEventsInProcess(t *testing.T) {
 	cases := loadEvents(t)
 	envs := loadEnv(t)
@@ -32,11 +32,11 @@ func TestEventsInProcess(t *testing.T) {
 			}
 			var logs syncBuffer
 			logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			h, err := runtime.NewHandler(t.Context(), fn, b, config.MapEnv(env), logger)
+			h, err := platform.NewHandler(t.Context(), fn, b, config.MapEnv(env), logger)
 			if err != nil {
 				t.Fatalf("NewHandler with events/env.json: %v", err)
 			}
-			lh := runtime.NewLambdaHandler(h, logger)
+			lh := platform.NewLambdaHandler(h, logger)
 			fnCases := casesOf(cases, fn)
 			for _, ec := range fnCases {
 				t.Run(ec.name, func(t *testing.T) {

@@ -12,6 +12,6 @@
 // The SQL the tests run is docs/sql/*.sql, the same files the guide
 // docs/rls.md shows (a test checks the guide's copies byte for byte), and
 // the tokens come from the real exchange handler (shared/exchange through
-// shared/runtime) fed with RS256 provider tokens signed by a key generated
+// shared/platform) fed with RS256 provider tokens signed by a key generated
 // in the test. PostgreSQL itself comes from internal/testenv/pg.
 package rls

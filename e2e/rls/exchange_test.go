@@ -23,7 +23,7 @@ import (
 
 	"supabridge/shared/config"
 	"supabridge/shared/exchange"
-	"supabridge/shared/runtime"
+	"supabridge/shared/platform"
 )
 
 // provider is an OIDC provider shaped like Authentik: an issuer with a
@@ -127,7 +127,7 @@ func newExchange(t *testing.T, p *provider, secret []byte, env map[string]string
 		vars[k] = v
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := runtime.NewHandler(t.Context(), "exchange", exchange.New, config.MapEnv(vars), logger)
+	h, err := platform.NewHandler(t.Context(), "exchange", exchange.New, config.MapEnv(vars), logger)
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}

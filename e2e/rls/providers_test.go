@@ -12,7 +12,7 @@ import (
 	"supabridge/internal/testprovider"
 	"supabridge/shared/config"
 	"supabridge/shared/exchange"
-	"supabridge/shared/runtime"
+	"supabridge/shared/platform"
 )
 
 // TestProviderClaimsRLS runs docs/sql/20_provider_claims.sql with tokens
@@ -28,7 +28,7 @@ func TestProviderClaimsRLS(t *testing.T) {
 	  {"name":"home-portal","issuer":%q,"jwks_url":%q,"claims_map":{"app_metadata.roles":"/groups"}},
 	  {"name":"outseta","issuer":%q,"jwks_url":%q,"claims_map":{"org_id":"/outseta:accountUid"}}
 	]`, portal.Issuer, portal.JWKSURL(), outseta.Issuer, outseta.JWKSURL())
-	h, err := runtime.NewHandler(t.Context(), "exchange", exchange.New,
+	h, err := platform.NewHandler(t.Context(), "exchange", exchange.New,
 		config.MapEnv(map[string]string{"SUPABASE_JWT_SECRET": string(secret), "AUTH_PROVIDERS": providers}),
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -5,9 +5,9 @@ package main
 
 import (
 	"supabridge/shared/exchange"
-	"supabridge/shared/runtime"
+	"supabridge/shared/platform"
 )
 
 func main() {
-	runtime.Main("exchange", exchange.New)
+	platform.Main("exchange", exchange.New)
 }

@@ -5,10 +5,10 @@
 package main
 
 import (
+	"supabridge/shared/platform"
 	"supabridge/shared/refresh"
-	"supabridge/shared/runtime"
 )
 
 func main() {
-	runtime.Main("refresh", refresh.New)
+	platform.Main("refresh", refresh.New)
 }

@@ -189,8 +189,8 @@ func TestMintProperties(t *testing.T) {
 			mp.Rules = append(mp.Rules, r)
 		}
 
-		b, err := bridge.NewFromPolicies([]bridge.Provider{{
-			Policy:  verify.Policy{Name: mp.Provider, Issuer: issuer, Keys: src},
+		b, err := bridge.New([]*bridge.Trusted{{
+			Policy:  verify.Policy{Name: mp.Provider, Issuer: issuer, Leeway: verify.DefaultLeeway, Keys: src},
 			Mapping: mp,
 		}}, minter, func() time.Time { return now })
 		if err != nil {

@@ -1,17 +1,8 @@
 package bridge
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
-
-	"supabridge/shared/oauth"
-)
-
-// Request errors shared by the handlers' parsers.
-var (
-	ErrBadForm       = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "The form body could not be parsed.")
-	ErrRepeatedParam = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "A parameter was given more than once.")
 )
 
 // ParseForm parses r's form body once and returns it. A body over the
@@ -35,10 +26,4 @@ func SingleValued(f url.Values, names ...string) error {
 		}
 	}
 	return nil
-}
-
-// TooLarge reports whether err is the edge's body limit being hit.
-func TooLarge(err error) bool {
-	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
 }

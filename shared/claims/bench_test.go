@@ -20,7 +20,7 @@ const benchPayload = `{"iss":"https://auth.example.com/application/o/app/","sub"
 // Supabase JWT out, with the default mapping and with uuid5 subjects plus
 // claims_map rules.
 func BenchmarkMint(b *testing.B) {
-	var p claims.Provider
+	var p claims.Payload
 	if err := json.Unmarshal([]byte(benchPayload), &p); err != nil {
 		b.Fatal(err)
 	}
@@ -50,13 +50,13 @@ func BenchmarkMint(b *testing.B) {
 	}
 }
 
-// BenchmarkDecode is decoding a provider payload into claims.Provider, the
+// BenchmarkDecode is decoding a provider payload into claims.Payload, the
 // part of verification that is ours rather than golang-jwt's.
 func BenchmarkDecode(b *testing.B) {
 	data := []byte(benchPayload)
 	b.ReportAllocs()
 	for b.Loop() {
-		var p claims.Provider
+		var p claims.Payload
 		if err := json.Unmarshal(data, &p); err != nil {
 			b.Fatal(err)
 		}

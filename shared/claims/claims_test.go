@@ -21,9 +21,9 @@ const secret = "a-test-secret-that-is-at-least-32-bytes-long"
 
 var now = time.Unix(1_800_000_000, 0)
 
-func provider(t *testing.T, payload string) *claims.Provider {
+func provider(t *testing.T, payload string) *claims.Payload {
 	t.Helper()
-	var p claims.Provider
+	var p claims.Payload
 	if err := json.Unmarshal([]byte(payload), &p); err != nil {
 		t.Fatalf("decode %s: %v", payload, err)
 	}
@@ -302,7 +302,7 @@ func TestUUIDv5(t *testing.T) {
 
 func TestProviderDecodingIsStrict(t *testing.T) {
 	for _, payload := range []string{`{"exp":"soon"}`, `{"aud":42}`, `{"aud":[1]}`, `{"iss":7}`, `[1]`, `null`, `{"sub":{}}`} {
-		var p claims.Provider
+		var p claims.Payload
 		if err := json.Unmarshal([]byte(payload), &p); err == nil {
 			t.Errorf("decoding %s: got no error, want one", payload)
 		}

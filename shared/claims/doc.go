@@ -1,4 +1,4 @@
-// Package claims owns the two claim sets supabridge handles: [Provider], the
+// Package claims owns the two claim sets supabridge handles: [Payload], the
 // payload of a verified provider token, decoded once; and the Supabase token it
 // mints from it with [Minter], signed HS256 with the project's JWT secret.
 //

@@ -137,7 +137,7 @@ type Token struct {
 var header = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
 
 // Mint maps a verified provider payload to a Supabase token and signs it.
-func (m *Minter) Mint(p *Provider, mp *Mapping) (Token, error) {
+func (m *Minter) Mint(p *Payload, mp *Mapping) (Token, error) {
 	if p.Subject == "" {
 		return Token{}, ErrNoSubject
 	}
@@ -179,7 +179,7 @@ func (m *Minter) Mint(p *Provider, mp *Mapping) (Token, error) {
 
 // payload writes the claim set. Members are written in a fixed order with
 // extra claims sorted, so the same input always gives the same token.
-func (m *Minter) payload(p *Provider, mp *Mapping, sub string, now, exp time.Time) ([]byte, error) {
+func (m *Minter) payload(p *Payload, mp *Mapping, sub string, now, exp time.Time) ([]byte, error) {
 	top := map[string]json.RawMessage{}
 	app := map[string]json.RawMessage{}
 	user := map[string]json.RawMessage{}

@@ -294,11 +294,12 @@ func loadProviders(r reader, d providerDefaults) []Provider {
 		list, listFrom = string(b), EnvAuthProvidersFile
 	}
 	if list == "" {
-		p := singleProvider(r, d)
-		if p == nil {
+		// The single-provider variables are a list of one.
+		e, ok := singleEntry(r)
+		if !ok {
 			return nil
 		}
-		return []Provider{*p}
+		return []Provider{r.provider(e, d, EnvName)}
 	}
 	var set []string
 	for _, v := range singleVars {
@@ -313,36 +314,37 @@ func loadProviders(r reader, d providerDefaults) []Provider {
 	return parseProviders(r, listFrom, []byte(list), d)
 }
 
-func singleProvider(r reader, d providerDefaults) *Provider {
-	p := &Provider{
-		Name:        DefaultProviderName,
-		Issuer:      r.get(EnvAuthIssuer),
-		JWKSURL:     r.get(EnvAuthJWKSURL),
-		Audience:    List(r.get(EnvAuthAudience)),
-		Algorithms:  List(r.get(EnvAuthAlgorithms)),
-		Leeway:      r.duration(EnvAuthLeeway, verify.DefaultLeeway),
-		TokenURL:    r.get(EnvAuthTokenURL),
-		ClientID:    r.get(EnvAuthClientID),
-		Secret:      r.secret(EnvAuthClientSecret),
-		ClientAuth:  r.get(EnvAuthClientAuth),
-		HTTPTimeout: d.timeout,
-		Mapping:     claims.Mapping{Provider: DefaultProviderName, Passthrough: d.passthrough, Sub: d.sub, Namespace: d.namespace},
+// singleEntry reads the single-provider variables into the entry they
+// stand for. Values that have a variable form of their own (the _FILE
+// forms, AUTH_LEEWAY's seconds) are resolved here, so errors name the
+// variable the operator set.
+func singleEntry(r reader) (entry, bool) {
+	e := entry{
+		Name:       DefaultProviderName,
+		Issuer:     r.get(EnvAuthIssuer),
+		JWKSURL:    r.get(EnvAuthJWKSURL),
+		PublicKey:  string(r.secret(EnvAuthPublicKey)), // not secret, but the _FILE form helps with mounted PEMs
+		Audience:   List(r.get(EnvAuthAudience)),
+		Algorithms: List(r.get(EnvAuthAlgorithms)),
+		TokenURL:   r.get(EnvAuthTokenURL),
+		ClientID:   r.get(EnvAuthClientID),
+		ClientAuth: r.get(EnvAuthClientAuth),
+		secret:     r.secret(EnvAuthClientSecret),
 	}
-	if p.Leeway == 0 {
-		p.Leeway = -1 // an explicit 0 means no leeway
+	if r.get(EnvAuthLeeway) != "" {
+		lw := duration(r.duration(EnvAuthLeeway, verify.DefaultLeeway))
+		e.Leeway = &lw
 	}
-	pk := r.secret(EnvAuthPublicKey) // not secret, but the _FILE form helps with mounted PEMs
-	p.PublicKey = pk
-	if p.Issuer == "" && p.JWKSURL == "" && len(p.PublicKey) == 0 {
+	if e.Issuer == "" && e.JWKSURL == "" && e.PublicKey == "" {
 		r.errs.add("a provider is required: set %s, %s or %s (or %s)", EnvAuthJWKSURL, EnvAuthPublicKey, EnvAuthIssuer, EnvAuthProviders)
-		return nil
+		return entry{}, false
 	}
-	checkProvider(r.errs, p, func(field string) string { return envName(field) })
-	return p
+	return e, true
 }
 
-// envName maps a provider field to the single-provider variable that sets it.
-func envName(field string) string {
+// EnvName maps a provider field, as AUTH_PROVIDERS spells it, to the
+// single-provider variable that sets it.
+func EnvName(field string) string {
 	switch field {
 	case "issuer":
 		return EnvAuthIssuer
@@ -354,17 +356,29 @@ func envName(field string) string {
 		return EnvAuthAudience
 	case "algorithms":
 		return EnvAuthAlgorithms
+	case "leeway":
+		return EnvAuthLeeway
 	case "token_url":
 		return EnvAuthTokenURL
 	case "client_auth":
 		return EnvAuthClientAuth
 	case "client_id":
 		return EnvAuthClientID
+	case "client_secret_env", "client_secret_file":
+		return EnvAuthClientSecret
+	case "http_timeout":
+		return EnvAuthHTTPTimeout
+	case "claims_passthrough":
+		return EnvPassthrough
+	case "sub_mapping":
+		return EnvSubMapping
+	case "sub_uuid_namespace":
+		return EnvSubNamespace
 	}
 	return field
 }
 
-// checkProvider applies the rules shared by both forms; name maps a field
+// checkProvider applies the rules of a provider entry; name maps a field
 // to how the error should name it.
 func checkProvider(errs *problems, p *Provider, name func(field string) string) {
 	if p.JWKSURL != "" && len(p.PublicKey) > 0 {

@@ -648,8 +648,8 @@ func TestLoadSettings(t *testing.T) {
 			}
 		}},
 		{"leeway 0 means none", map[string]string{"AUTH_LEEWAY": "0"}, func(t *testing.T, c *config.Config) {
-			if got := c.Providers[0].Leeway; got >= 0 {
-				t.Errorf("got %v, want a negative leeway (none)", got)
+			if got := c.Providers[0].Leeway; got != 0 {
+				t.Errorf("got %v, want 0 (no leeway)", got)
 			}
 		}},
 		{"leeway as a duration", map[string]string{"AUTH_LEEWAY": "1m"}, func(t *testing.T, c *config.Config) {
@@ -786,8 +786,8 @@ func TestLoadProvidersGlobalDefaults(t *testing.T) {
 	if len(b.Mapping.Passthrough) != 0 || b.Mapping.Sub != claims.SubPassthrough || b.HTTPTimeout != 7*time.Second {
 		t.Errorf("b: got passthrough %q sub %q timeout %v, want its own settings", b.Mapping.Passthrough, b.Mapping.Sub, b.HTTPTimeout)
 	}
-	if b.Leeway >= 0 {
-		t.Errorf("b: got leeway %v, want negative (an explicit 0 means none)", b.Leeway)
+	if b.Leeway != 0 {
+		t.Errorf("b: got leeway %v, want 0 (an explicit 0 means none)", b.Leeway)
 	}
 }
 

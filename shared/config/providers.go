@@ -40,6 +40,10 @@ type entry struct {
 	HTTPTimeout       *duration         `json:"http_timeout"`
 	// ClientSecret is refused: a secret does not belong in a ConfigMap.
 	ClientSecret *string `json:"client_secret"`
+
+	// secret is the client secret already read (the single-provider
+	// variables); nil means read client_secret_env or client_secret_file.
+	secret []byte
 }
 
 // stringList accepts "a" or ["a","b"].
@@ -117,19 +121,6 @@ func parseProviders(r reader, from string, data []byte, d providerDefaults) []Pr
 			label = fmt.Sprintf("%s[%d] (%s)", from, i, e.Name)
 		}
 		field := func(f string) string { return label + "." + f }
-		p := Provider{
-			Name:        e.Name,
-			Issuer:      e.Issuer,
-			JWKSURL:     e.JWKSURL,
-			PublicKey:   []byte(e.PublicKey),
-			Audience:    e.Audience,
-			Algorithms:  e.Algorithms,
-			Leeway:      verify.DefaultLeeway,
-			TokenURL:    e.TokenURL,
-			ClientID:    e.ClientID,
-			ClientAuth:  e.ClientAuth,
-			HTTPTimeout: d.timeout,
-		}
 		if !namePattern.MatchString(e.Name) {
 			r.errs.add("%s: required, lower-case letters, digits, - and _", field("name"))
 		} else if names[e.Name] {
@@ -142,49 +133,68 @@ func parseProviders(r reader, from string, data []byte, d providerDefaults) []Pr
 			r.errs.add("%s: another entry has the same issuer", field("issuer"))
 		}
 		issuers[e.Issuer] = true
-		if e.Leeway != nil {
-			p.Leeway = time.Duration(*e.Leeway)
-			if p.Leeway == 0 {
-				p.Leeway = -1
-			}
-		}
-		if e.HTTPTimeout != nil {
-			p.HTTPTimeout = time.Duration(*e.HTTPTimeout)
-		}
 		if e.ClientSecret != nil {
 			r.errs.add("%s: not allowed inline; use client_secret_env or client_secret_file", field("client_secret"))
 		}
-		switch {
-		case e.ClientSecretEnv != "" && e.ClientSecretFile != "":
-			r.errs.add("%s and client_secret_file are both set; set one", field("client_secret_env"))
-		case e.ClientSecretEnv != "":
-			v := r.get(e.ClientSecretEnv)
-			if v == "" {
-				r.errs.add("%s: the variable it names is not set", field("client_secret_env"))
-			}
-			p.Secret = []byte(v)
-		case e.ClientSecretFile != "":
-			b, err := os.ReadFile(e.ClientSecretFile)
-			if err != nil {
-				r.errs.add("%s: cannot read the file", field("client_secret_file"))
-			}
-			p.Secret = []byte(strings.TrimRight(string(b), "\r\n"))
-		}
-		p.Mapping = claims.Mapping{Provider: e.Name, Passthrough: d.passthrough, Sub: d.sub, Namespace: d.namespace}
-		if e.ClaimsPassthrough != nil {
-			p.Mapping.Passthrough = *e.ClaimsPassthrough
-		}
-		if e.SubMapping != "" {
-			p.Mapping.Sub = subMapping(e.SubMapping, field("sub_mapping"), r.errs)
-		}
-		if e.SubUUIDNamespace != "" {
-			p.Mapping.Namespace = namespace(e.SubUUIDNamespace, field("sub_uuid_namespace"), r.errs)
-		}
-		p.Mapping.Rules = rules(e.ClaimsMap, field("claims_map"), r.errs)
-		checkProvider(r.errs, &p, field)
-		out = append(out, p)
+		out = append(out, r.provider(e, d, field))
 	}
 	return out
+}
+
+// provider turns one entry, from either form, into a Provider: the one
+// place where defaults apply and the rules are checked. field names a
+// field in errors the way the operator wrote it.
+func (r reader) provider(e entry, d providerDefaults, field func(string) string) Provider {
+	p := Provider{
+		Name:        e.Name,
+		Issuer:      e.Issuer,
+		JWKSURL:     e.JWKSURL,
+		PublicKey:   []byte(e.PublicKey),
+		Audience:    e.Audience,
+		Algorithms:  e.Algorithms,
+		Leeway:      verify.DefaultLeeway,
+		TokenURL:    e.TokenURL,
+		ClientID:    e.ClientID,
+		ClientAuth:  e.ClientAuth,
+		HTTPTimeout: d.timeout,
+		Secret:      e.secret,
+	}
+	if e.Leeway != nil {
+		p.Leeway = time.Duration(*e.Leeway) // an explicit 0 means no leeway
+	}
+	if e.HTTPTimeout != nil {
+		p.HTTPTimeout = time.Duration(*e.HTTPTimeout)
+	}
+	switch {
+	case e.secret != nil:
+	case e.ClientSecretEnv != "" && e.ClientSecretFile != "":
+		r.errs.add("%s and client_secret_file are both set; set one", field("client_secret_env"))
+	case e.ClientSecretEnv != "":
+		v := r.get(e.ClientSecretEnv)
+		if v == "" {
+			r.errs.add("%s: the variable it names is not set", field("client_secret_env"))
+		}
+		p.Secret = []byte(v)
+	case e.ClientSecretFile != "":
+		b, err := os.ReadFile(e.ClientSecretFile)
+		if err != nil {
+			r.errs.add("%s: cannot read the file", field("client_secret_file"))
+		}
+		p.Secret = []byte(strings.TrimRight(string(b), "\r\n"))
+	}
+	p.Mapping = claims.Mapping{Provider: e.Name, Passthrough: d.passthrough, Sub: d.sub, Namespace: d.namespace}
+	if e.ClaimsPassthrough != nil {
+		p.Mapping.Passthrough = *e.ClaimsPassthrough
+	}
+	if e.SubMapping != "" {
+		p.Mapping.Sub = subMapping(e.SubMapping, field("sub_mapping"), r.errs)
+	}
+	if e.SubUUIDNamespace != "" {
+		p.Mapping.Namespace = namespace(e.SubUUIDNamespace, field("sub_uuid_namespace"), r.errs)
+	}
+	p.Mapping.Rules = rules(e.ClaimsMap, field("claims_map"), r.errs)
+	checkProvider(r.errs, &p, field)
+	return p
 }
 
 // yamlDocuments counts the YAML documents in data.

@@ -11,11 +11,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"supabridge/shared/bridge"
 	"supabridge/shared/oauth"
 )
-
-// MaxBody is the largest request body accepted, in bytes.
-const MaxBody = 64 << 10
 
 // Header values of the contract.
 const (
@@ -33,7 +31,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-type edge struct {
+// Edge is one function's handler behind the edge.
+type Edge struct {
 	next    http.Handler
 	fn      string
 	origins []string
@@ -41,21 +40,25 @@ type edge struct {
 }
 
 // Wrap returns h behind the edge. h sees only POST requests, with the body
-// already limited to MaxBody.
-func Wrap(h http.Handler, o Options) http.Handler {
+// already limited to bridge.MaxBody.
+func Wrap(h http.Handler, o Options) *Edge {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &edge{next: h, fn: o.Function, origins: o.CORSOrigins, log: log}
+	return &Edge{next: h, fn: o.Function, origins: o.CORSOrigins, log: log}
 }
 
-var (
-	errMethod = oauth.New(http.StatusMethodNotAllowed, oauth.CodeMethodNotAllowed, "This method is not allowed here.")
-	errPanic  = oauth.New(http.StatusInternalServerError, oauth.CodeServerError, "An internal error occurred.")
-)
+// ServeHTTP implements http.Handler.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.serve(w, r, nil) }
 
-func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Reject answers r with err without calling the handler, through the same
+// CORS headers, error writer and access log as every other response: the
+// platform's own refusals (a Lambda event that is no HTTP request) look like
+// any other error.
+func (e *Edge) Reject(w http.ResponseWriter, r *http.Request, err *oauth.Error) { e.serve(w, r, err) }
+
+func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reject *oauth.Error) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
 	id := requestID(r)
@@ -63,7 +66,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p := recover(); p != nil {
 			e.log.ErrorContext(r.Context(), "panic", "function", e.fn, "request_id", id, "panic", slog.AnyValue(p).String())
 			if !rec.wrote {
-				oauth.WriteError(rec, errPanic)
+				oauth.WriteError(rec, bridge.ErrServer)
 			}
 		}
 		attrs := []slog.Attr{
@@ -86,16 +89,18 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	health := r.URL.Path == "/healthz" || strings.HasSuffix(r.URL.Path, "/healthz")
 	switch {
+	case reject != nil:
+		oauth.WriteError(rec, reject)
 	case r.Method == http.MethodOptions:
 		rec.WriteHeader(http.StatusNoContent)
 	case health && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		oauth.WriteJSON(rec, http.StatusOK, map[string]string{"status": "ok"})
 	case r.Method == http.MethodPost:
-		r.Body = http.MaxBytesReader(rec, r.Body, MaxBody)
+		r.Body = http.MaxBytesReader(rec, r.Body, bridge.MaxBody)
 		e.next.ServeHTTP(rec, r)
 		if !rec.wrote {
 			e.log.ErrorContext(r.Context(), "handler wrote no response", "function", e.fn, "request_id", id)
-			oauth.WriteError(rec, errPanic)
+			oauth.WriteError(rec, bridge.ErrServer)
 		}
 	default:
 		if health {
@@ -103,11 +108,11 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			h.Set("Allow", "POST, OPTIONS")
 		}
-		oauth.WriteError(rec, errMethod)
+		oauth.WriteError(rec, bridge.ErrMethodNotAllowed)
 	}
 }
 
-func (e *edge) cors(h http.Header, r *http.Request) {
+func (e *Edge) cors(h http.Header, r *http.Request) {
 	h.Set("Access-Control-Allow-Headers", AllowHeaders)
 	h.Set("Access-Control-Allow-Methods", AllowMethods)
 	if e.origins == nil {

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/shared/function"
+
 	"supabridge/bench/floor"
 	"supabridge/internal/testprovider"
-	"supabridge/shared/bridge"
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
 	"supabridge/shared/exchange"
@@ -52,7 +53,7 @@ type benchFixture struct {
 }
 
 // newBenchFixture builds the exchange handler behind edge.Wrap exactly as
-// runtime.NewHandler does, with nProviders providers configured through
+// platform.NewHandler does, with nProviders providers configured through
 // AUTH_PROVIDERS (each its own httptest JWKS server), and tokens of the
 // provider whose key uses alg. The access log is formatted as in
 // production (JSON, info level) and written to io.Discard.
@@ -90,7 +91,7 @@ func newBenchFixture(b *testing.B, alg string, nProviders int) *benchFixture {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	h, err := exchange.New(b.Context(), cfg, bridge.Deps{Logger: log})
+	h, err := exchange.New(b.Context(), cfg, function.Deps{Logger: log})
 	if err != nil {
 		b.Fatal(err)
 	}

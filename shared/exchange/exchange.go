@@ -10,24 +10,17 @@ import (
 
 	"supabridge/shared/bridge"
 	"supabridge/shared/config"
+	"supabridge/shared/function"
 	"supabridge/shared/oauth"
 )
 
-// New builds the exchange handler from cfg. It is a runtime.Builder.
-func New(ctx context.Context, cfg *config.Config, d bridge.Deps) (http.Handler, error) {
-	b, err := bridge.Build(ctx, cfg, d)
+// New builds the exchange handler from cfg. It is a function.Builder.
+func New(ctx context.Context, cfg *config.Config, d function.Deps) (http.Handler, error) {
+	b, err := bridge.FromConfig(ctx, cfg, d)
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(b.Bridge, d.Logger), nil
-}
-
-// NewHandler returns the handler over an existing Bridge.
-func NewHandler(b *bridge.Bridge, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &handler{bridge: b, log: log}
+	return &handler{bridge: b, log: d.Log()}, nil
 }
 
 type handler struct {
@@ -43,13 +36,6 @@ type Request struct {
 	// 400 invalid_request (RFC 8693 §2.2.2), not a 401.
 	Form bool
 }
-
-var (
-	errGrantType = oauth.New(http.StatusBadRequest, oauth.CodeUnsupportedGrantType, "Only the token-exchange grant type is served here.")
-	errNoGrant   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "grant_type is required.")
-	errSubject   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "subject_token is required.")
-	errSubType   = oauth.New(http.StatusBadRequest, oauth.CodeInvalidRequest, "subject_token_type must be the jwt, id_token or access_token type.")
-)
 
 // ParseRequest reads an exchange request. A form body with a grant_type
 // takes the RFC 8693 path (an Authorization header there is client
@@ -79,18 +65,18 @@ func parseTokenExchange(f url.Values) (Request, error) {
 	switch f.Get("grant_type") {
 	case oauth.GrantTypeTokenExchange:
 	case "":
-		return Request{}, errNoGrant
+		return Request{}, bridge.ErrNoGrantType
 	default:
-		return Request{}, errGrantType
+		return Request{}, bridge.ErrExchangeGrantType
 	}
 	tok := f.Get("subject_token")
 	if tok == "" {
-		return Request{}, errSubject
+		return Request{}, bridge.ErrNoSubjectToken
 	}
 	switch f.Get("subject_token_type") {
 	case oauth.TokenTypeJWT, oauth.TokenTypeIDToken, oauth.TokenTypeAccessToken:
 	default:
-		return Request{}, errSubType
+		return Request{}, bridge.ErrSubjectTokenType
 	}
 	return Request{Token: tok, Form: true}, nil
 }
@@ -116,15 +102,25 @@ func bearer(h string) (string, bool) {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	resp, err := h.serve(r)
+	if err != nil {
+		bridge.Fail(w, r, h.log, err)
+		return
+	}
+	oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (h *handler) serve(r *http.Request) (bridge.TokenResponse, error) {
 	req, err := ParseRequest(r)
 	if err != nil {
-		bridge.Fail(w, r, h.log, "exchange", err, false)
-		return
+		return bridge.TokenResponse{}, err
 	}
 	s, err := h.bridge.Exchange(r.Context(), req.Token)
 	if err != nil {
-		bridge.Fail(w, r, h.log, "exchange", err, req.Form)
-		return
+		if req.Form {
+			err = &bridge.SubjectTokenError{Err: err}
+		}
+		return bridge.TokenResponse{}, err
 	}
-	oauth.WriteJSON(w, http.StatusOK, s.Response())
+	return s.Response(), nil
 }

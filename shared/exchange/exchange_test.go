@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/shared/function"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/internal/testprovider"
@@ -49,7 +51,7 @@ func newFixture(t *testing.T, extra map[string]string) *fixture {
 	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := exchange.New(t.Context(), cfg, bridge.Deps{Logger: log, Keys: keys.RemoteOptions{UnknownKIDInterval: 50 * time.Millisecond}})
+	h, err := exchange.New(t.Context(), cfg, function.Deps{Logger: log, Keys: keys.RemoteOptions{UnknownKIDInterval: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +107,7 @@ func TestExchange(t *testing.T) {
 	}
 	good := f.key.Sign(t, claims(nil), nil)
 	expired := f.key.Sign(t, claims(func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), nil)
-	bigForm := url.Values{"grant_type": {"x"}, "pad": {strings.Repeat("a", edge.MaxBody)}}
+	bigForm := url.Values{"grant_type": {"x"}, "pad": {strings.Repeat("a", bridge.MaxBody)}}
 
 	tests := []struct {
 		name       string

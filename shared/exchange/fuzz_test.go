@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/shared/function"
+
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
@@ -81,7 +83,7 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h, err := exchange.New(tb.Context(), cfg, bridge.Deps{Now: func() time.Time { return fuzzNow }})
+	h, err := exchange.New(tb.Context(), cfg, function.Deps{Now: func() time.Time { return fuzzNow }})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -280,7 +282,7 @@ func FuzzExchangeRequest(f *testing.F) {
 		{"POST", "/exchange?subject_token=" + good + "&grant_type=urn:ietf:params:oauth:grant-type:token-exchange", "", "", nil},
 		{"POST", "/exchange?access_token=" + good, formCT, "", []byte("access_token=" + good)},
 		{"POST", "/exchange", "multipart/form-data; boundary=x", "", []byte("--x\r\nContent-Disposition: form-data; name=\"subject_token\"\r\n\r\n" + good + "\r\n--x--\r\n")},
-		{"POST", "/exchange", formCT, "", bytes.Repeat([]byte("a"), edge.MaxBody+1)},
+		{"POST", "/exchange", formCT, "", bytes.Repeat([]byte("a"), bridge.MaxBody+1)},
 		{"POST", "/", "", "Bearer", nil},
 		{"POST", "/", "", "Bearer  " + good + " ", nil},
 		{"POST", "/", "", "Token " + good, nil},

@@ -14,6 +14,12 @@ var (
 	// ErrUnavailable: the key set could not be fetched, so the token could
 	// not be checked. Not the token's fault.
 	ErrUnavailable = errors.New("keys: provider key set unavailable")
+	// ErrNotJWKS: a fetched body is not a JWK Set. It comes wrapped in
+	// ErrBadKeyMaterial.
+	ErrNotJWKS = errors.New("not a JWK Set (a JSON object with a keys array)")
+	// ErrEmptySet: a fetched JWK Set lists no key. It comes wrapped in
+	// ErrBadKeyMaterial.
+	ErrEmptySet = errors.New("the key set is empty")
 )
 
 // Source returns the key, or a jwt.VerificationKeySet, for a parsed but not

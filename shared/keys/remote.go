@@ -14,8 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
 
-	"supabridge/shared/discovery"
-	"supabridge/shared/outbound"
+	"supabridge/shared/idp"
 )
 
 // RemoteOptions configures a [Remote]. The zero value means the defaults.
@@ -35,7 +34,7 @@ type RemoteOptions struct {
 
 func (o RemoteOptions) withDefaults() RemoteOptions {
 	if o.HTTPTimeout <= 0 {
-		o.HTTPTimeout = outbound.DefaultTimeout
+		o.HTTPTimeout = idp.DefaultTimeout
 	}
 	if o.RefreshInterval <= 0 {
 		o.RefreshInterval = time.Hour
@@ -68,7 +67,7 @@ type Remote struct {
 func NewRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error) {
 	o = o.withDefaults()
 	r := &Remote{}
-	client := outbound.NewClient(outbound.Options{
+	client := idp.NewHTTPClient(idp.HTTPOptions{
 		Timeout:   o.HTTPTimeout,
 		Transport: o.Transport,
 		Observe: func(status int, err error) {
@@ -158,7 +157,7 @@ func (r *Remote) classify(err error) error {
 // at start-up delays nothing but its own tokens.
 type Discovered struct {
 	ctx  context.Context
-	disc *discovery.Client
+	disc *idp.Discovery
 	opts RemoteOptions
 
 	mu     sync.Mutex
@@ -166,7 +165,7 @@ type Discovered struct {
 }
 
 // NewDiscovered returns a Discovered source. ctx ends the background refresh.
-func NewDiscovered(ctx context.Context, disc *discovery.Client, o RemoteOptions) *Discovered {
+func NewDiscovered(ctx context.Context, disc *idp.Discovery, o RemoteOptions) *Discovered {
 	return &Discovered{ctx: ctx, disc: disc, opts: o}
 }
 

@@ -12,6 +12,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
@@ -168,4 +170,41 @@ func (s *Static) Key(_ context.Context, t *jwt.Token) (any, error) {
 		return set.Keys[0], nil
 	}
 	return set, nil
+}
+
+// FetchSet fetches the JWK Set at u once with client (bounded by the
+// caller) and parses it as [NewStatic] does. It is for checks, such as
+// supabridge doctor, that want one answer now; functions use [Remote],
+// which caches and refreshes. A transport failure or a status other than
+// 200 wraps [ErrUnavailable]; a body that is no usable JWK Set wraps
+// [ErrBadKeyMaterial]. n is the number of keys the set lists.
+func FetchSet(ctx context.Context, client *http.Client, u string) (st *Static, n int, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("%w: status %d", ErrUnavailable, resp.StatusCode)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrBadKeyMaterial, ErrNotJWKS)
+	}
+	if len(set.Keys) == 0 {
+		return nil, 0, fmt.Errorf("%w: %w", ErrBadKeyMaterial, ErrEmptySet)
+	}
+	st, err = NewStatic(body)
+	return st, len(set.Keys), err
 }

@@ -23,9 +23,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/shared/bridge"
+	"supabridge/shared/claims"
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
-	"supabridge/shared/provider"
+	"supabridge/shared/idp"
+	"supabridge/shared/keys"
 	"supabridge/shared/refresh"
 	"supabridge/shared/verify"
 )
@@ -41,16 +43,16 @@ type fakeRefresher struct {
 	calls []string
 }
 
-var _ refresh.Refresher = (*fakeRefresher)(nil)
+var _ bridge.Refresher = (*fakeRefresher)(nil)
 
-func (f *fakeRefresher) Refresh(_ context.Context, rt string) (provider.Tokens, error) {
+func (f *fakeRefresher) Refresh(_ context.Context, rt string) (idp.Tokens, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, rt)
 	f.mu.Unlock()
 	if rt == "good-"+f.name {
-		return provider.Tokens{AccessToken: "at-" + f.name, RefreshToken: "rt2-" + f.name, IDToken: f.idToken}, nil
+		return idp.Tokens{AccessToken: "at-" + f.name, RefreshToken: "rt2-" + f.name, IDToken: f.idToken}, nil
 	}
-	return provider.Tokens{}, provider.ErrInvalidGrant
+	return idp.Tokens{}, idp.ErrInvalidGrant
 }
 
 func (f *fakeRefresher) take() []string {
@@ -128,12 +130,25 @@ func newRefreshFuzzEnv(tb testing.TB) *refreshFuzzEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, err := bridge.Build(tb.Context(), cfg, bridge.Deps{Now: func() time.Time { return now }})
+	minter, err := claims.NewMinter(cfg.Supabase, func() time.Time { return now })
 	if err != nil {
 		tb.Fatal(err)
 	}
-	targets := []refresh.Target{{Name: "a", Client: env.fakes[0]}, {Name: "b", Client: env.fakes[1]}}
-	env.handler = edge.Wrap(refresh.NewHandler(b.Bridge, targets, nil), edge.Options{Function: "refresh"})
+	trusted := make([]*bridge.Trusted, len(cfg.Providers))
+	for i := range cfg.Providers {
+		p := &cfg.Providers[i]
+		src, err := keys.NewStatic(p.PublicKey)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		trusted[i] = &bridge.Trusted{Policy: p.Policy(), Mapping: p.Mapping, Refresher: env.fakes[i]}
+		trusted[i].Policy.Keys = src
+	}
+	b, err := bridge.New(trusted, minter, func() time.Time { return now })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	env.handler = edge.Wrap(refresh.Handler(b, nil), edge.Options{Function: "refresh"})
 	return env
 }
 
@@ -169,7 +184,7 @@ var refreshSeeds = []struct {
 	{"bad media parameter, good media type", "application/json; =", `{"refresh_token":"good-a","provider":"a"}`, 200},
 	{"bad media type", "/", `{"refresh_token":"good-a","provider":"a"}`, 200},
 	{"token over 16 KiB", form, "provider=a&refresh_token=" + strings.Repeat("r", verify.MaxTokenLen+1), 413},
-	{"body over 64 KiB", "application/json", `{"refresh_token":"` + strings.Repeat("r", edge.MaxBody) + `"}`, 413},
+	{"body over 64 KiB", "application/json", `{"refresh_token":"` + strings.Repeat("r", bridge.MaxBody) + `"}`, 413},
 }
 
 // FuzzRefreshRequest fuzzes the refresh request parsing (Content-Type and

@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/shared/function"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/internal/testprovider"
-	"supabridge/shared/bridge"
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
 	"supabridge/shared/refresh"
@@ -87,7 +88,7 @@ func newFixture(t *testing.T, extra map[string]string) *fixture {
 	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := refresh.New(t.Context(), cfg, bridge.Deps{Logger: log})
+	h, err := refresh.New(t.Context(), cfg, function.Deps{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ func TestNoClientIsAStartError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := refresh.New(t.Context(), cfg, bridge.Deps{}); err == nil || !strings.Contains(err.Error(), "AUTH_CLIENT_ID") {
+	if _, err := refresh.New(t.Context(), cfg, function.Deps{}); err == nil || !strings.Contains(err.Error(), "AUTH_CLIENT_ID") {
 		t.Fatalf("got %v, want an error naming AUTH_CLIENT_ID", err)
 	}
 }

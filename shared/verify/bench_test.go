@@ -22,7 +22,7 @@ func BenchmarkVerify(b *testing.B) {
 					use = algs[:n]
 				}
 				var (
-					policies []Policy
+					policies []*Policy
 					tokens   []string
 				)
 				for i, a := range use {
@@ -32,7 +32,7 @@ func BenchmarkVerify(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					policies = append(policies, Policy{Name: fmt.Sprintf("app%d", i), Issuer: p.Issuer, Audience: []string{"app"}, Keys: src})
+					policies = append(policies, &Policy{Name: fmt.Sprintf("app%d", i), Issuer: p.Issuer, Audience: []string{"app"}, Keys: src})
 					if a != alg {
 						continue
 					}

@@ -114,8 +114,8 @@ func FuzzVerify(f *testing.F) {
 			if !o.OK {
 				t.Fatalf("the verifier accepted a token the contract refuses (%s)\ntoken: %s", o.Why, tok)
 			}
-			if res.Provider != o.Provider {
-				t.Fatalf("got provider %d, want %d\ntoken: %s", res.Provider, o.Provider, tok)
+			if res.Policy != fx.policies[o.Provider] {
+				t.Fatalf("got provider %q, want %q\ntoken: %s", res.Policy.Name, fx.policies[o.Provider].Name, tok)
 			}
 			if res.Claims == nil || res.Claims.Issuer != fx.oracle[o.Provider].Issuer {
 				t.Fatalf("got claims %+v for provider %d", res.Claims, o.Provider)
@@ -150,6 +150,7 @@ const (
 type fuzzFixture struct {
 	now      time.Time
 	verifier *verify.Verifier
+	policies []*verify.Policy
 	oracle   []jwtoracle.Policy
 	a        map[string]crypto.Signer // by alg family: "ed", "ec", "rsa"
 	attacker map[string]crypto.Signer
@@ -210,10 +211,11 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fx.verifier, err = verify.New([]verify.Policy{
-		{Name: "a", Issuer: issA, Audience: []string{"app", "other"}, Keys: srcA},
-		{Name: "b", Issuer: issB, Algorithms: []string{"ES256", "PS256"}, Leeway: -1, Keys: srcB},
-	}, func() time.Time { return fx.now })
+	fx.policies = []*verify.Policy{
+		{Name: "a", Issuer: issA, Audience: []string{"app", "other"}, Leeway: verify.DefaultLeeway, Keys: srcA},
+		{Name: "b", Issuer: issB, Algorithms: []string{"ES256", "PS256"}, Keys: srcB},
+	}
+	fx.verifier, err = verify.New(fx.policies, func() time.Time { return fx.now })
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -332,8 +334,8 @@ func TestFuzzOracle(t *testing.T) {
 			if (err == nil) != tt.want {
 				t.Fatalf("verifier: got error %v, want accepted=%v", err, tt.want)
 			}
-			if tt.want && (res.Provider != tt.wantProvider || o.Provider != tt.wantProvider) {
-				t.Fatalf("got providers %d (verifier) and %d (oracle), want %d", res.Provider, o.Provider, tt.wantProvider)
+			if tt.want && (res.Policy != fx.policies[tt.wantProvider] || o.Provider != tt.wantProvider) {
+				t.Fatalf("got providers %q (verifier) and %d (oracle), want %d", res.Policy.Name, o.Provider, tt.wantProvider)
 			}
 			if !tt.want {
 				if e, known := bridge.Classify(err); !known || e.Status != http.StatusUnauthorized {

@@ -29,7 +29,8 @@ var (
 // MaxTokenLen is the largest token accepted, in bytes.
 const MaxTokenLen = 16 << 10
 
-// DefaultLeeway is the clock leeway when a Policy sets none.
+// DefaultLeeway is the clock leeway configuration gives a provider that
+// sets none (AUTH_LEEWAY's default).
 const DefaultLeeway = 30 * time.Second
 
 // Algorithms lists every algorithm a policy may allow: asymmetric only.
@@ -46,15 +47,15 @@ type Policy struct {
 	Audience []string
 	// Algorithms narrows [Algorithms]; empty means all of them.
 	Algorithms []string
-	// Leeway for exp, nbf and iat; zero means DefaultLeeway, negative none.
+	// Leeway for exp, nbf and iat, applied as given: zero is no leeway.
+	// Configuration fills in DefaultLeeway when the operator sets none.
 	Leeway time.Duration
 	// Keys finds the verification key.
 	Keys keys.Source
 }
 
 type entry struct {
-	index     int
-	policy    Policy
+	policy    *Policy
 	algs      []string
 	validator *jwt.Validator
 }
@@ -67,8 +68,9 @@ type Verifier struct {
 	wildcard *entry
 }
 
-// New returns a Verifier for policies; now defaults to time.Now.
-func New(policies []Policy, now func() time.Time) (*Verifier, error) {
+// New returns a Verifier for policies; now defaults to time.Now. A
+// [Result] names the accepting policy by the pointer given here.
+func New(policies []*Policy, now func() time.Time) (*Verifier, error) {
 	if len(policies) == 0 {
 		return nil, errors.New("verify: no provider configured")
 	}
@@ -77,7 +79,7 @@ func New(policies []Policy, now func() time.Time) (*Verifier, error) {
 	}
 	v := &Verifier{byIssuer: make(map[string]*entry, len(policies))}
 	var union []string
-	for i, p := range policies {
+	for _, p := range policies {
 		if p.Keys == nil {
 			return nil, fmt.Errorf("verify: provider %q has no key source", p.Name)
 		}
@@ -93,15 +95,11 @@ func New(policies []Policy, now func() time.Time) (*Verifier, error) {
 				union = append(union, a)
 			}
 		}
-		leeway := p.Leeway
-		switch {
-		case leeway == 0:
-			leeway = DefaultLeeway
-		case leeway < 0:
-			leeway = 0
+		if p.Leeway < 0 {
+			return nil, fmt.Errorf("verify: provider %q: negative leeway", p.Name)
 		}
 		opts := []jwt.ParserOption{
-			jwt.WithLeeway(leeway),
+			jwt.WithLeeway(p.Leeway),
 			jwt.WithTimeFunc(now),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
@@ -112,7 +110,7 @@ func New(policies []Policy, now func() time.Time) (*Verifier, error) {
 		if p.Issuer != "" {
 			opts = append(opts, jwt.WithIssuer(p.Issuer))
 		}
-		e := &entry{index: i, policy: p, algs: algs, validator: jwt.NewValidator(opts...)}
+		e := &entry{policy: p, algs: algs, validator: jwt.NewValidator(opts...)}
 		if p.Issuer == "" {
 			if len(policies) > 1 {
 				return nil, fmt.Errorf("verify: provider %q has no issuer; every provider needs one when several are trusted", p.Name)
@@ -134,10 +132,9 @@ func New(policies []Policy, now func() time.Time) (*Verifier, error) {
 // Result is a verified token.
 type Result struct {
 	// Claims is the verified payload.
-	Claims *claims.Provider
-	// Provider is the index of the policy that accepted the token, in the
-	// order given to New.
-	Provider int
+	Claims *claims.Payload
+	// Policy is the policy that accepted the token, as given to New.
+	Policy *Policy
 }
 
 // Verify checks raw and returns its claims and the accepting policy.
@@ -146,7 +143,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Result, error) {
 		return Result{}, ErrTooLarge
 	}
 	var (
-		c      claims.Provider
+		c      claims.Payload
 		chosen *entry
 	)
 	_, err := v.parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
@@ -181,7 +178,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Result, error) {
 	if err := chosen.validator.Validate(&c); err != nil {
 		return Result{}, fmt.Errorf("verify: %w", err)
 	}
-	return Result{Claims: &c, Provider: chosen.index}, nil
+	return Result{Claims: &c, Policy: chosen.policy}, nil
 }
 
 func (v *Verifier) lookup(iss string) *entry {
@@ -202,7 +199,7 @@ const (
 // ±9.2e18 on amd64 (and saturates on arm64): "nbf": 1e19 became a date in
 // the distant past and passed the not-before check on one architecture and
 // not the other. Found by FuzzVerify.
-func datesInRange(c *claims.Provider) error {
+func datesInRange(c *claims.Payload) error {
 	for _, d := range []*jwt.NumericDate{c.ExpiresAt, c.NotBefore, c.IssuedAt} {
 		if d == nil {
 			continue

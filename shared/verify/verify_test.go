@@ -55,9 +55,10 @@ func TestVerifyRules(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
 
-	v, err := verify.New([]verify.Policy{{
+	v, err := verify.New([]*verify.Policy{{
 		Name: "app", Issuer: iss, Audience: []string{"app", "other-app"},
 		Algorithms: []string{"RS256", "ES256", "EdDSA", "PS256"},
+		Leeway:     verify.DefaultLeeway,
 		Keys:       jwksSource(t, rsa, ec, ed, ps),
 	}}, clock)
 	if err != nil {
@@ -171,7 +172,7 @@ func TestHeaderKeyURLsAreNeverFetched(t *testing.T) {
 	defer evil.Close()
 	ours := testprovider.NewKey(t, "k1", "RS256")
 	attacker := testprovider.NewKey(t, "k1", "RS256")
-	v, err := verify.New([]verify.Policy{{Name: "a", Issuer: iss, Keys: staticSource(t, ours)}}, nil)
+	v, err := verify.New([]*verify.Policy{{Name: "a", Issuer: iss, Keys: staticSource(t, ours)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestHeaderKeyURLsAreNeverFetched(t *testing.T) {
 
 func TestAlgorithmsNarrowedPerProvider(t *testing.T) {
 	ec := testprovider.NewKey(t, "ec", "ES256")
-	v, err := verify.New([]verify.Policy{{Name: "a", Issuer: iss, Algorithms: []string{"RS256"}, Keys: jwksSource(t, ec)}}, nil)
+	v, err := verify.New([]*verify.Policy{{Name: "a", Issuer: iss, Algorithms: []string{"RS256"}, Keys: jwksSource(t, ec)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,14 +208,14 @@ func TestNewRefusesBadPolicies(t *testing.T) {
 	k := staticSource(t, testprovider.NewKey(t, "k", "ES256"))
 	tests := []struct {
 		name     string
-		policies []verify.Policy
+		policies []*verify.Policy
 	}{
 		{"none", nil},
-		{"HS256 allowed", []verify.Policy{{Name: "a", Issuer: iss, Algorithms: []string{"HS256"}, Keys: k}}},
-		{"alg none allowed", []verify.Policy{{Name: "a", Issuer: iss, Algorithms: []string{"none"}, Keys: k}}},
-		{"no keys", []verify.Policy{{Name: "a", Issuer: iss}}},
-		{"duplicate issuer", []verify.Policy{{Name: "a", Issuer: iss, Keys: k}, {Name: "b", Issuer: iss, Keys: k}}},
-		{"wildcard among several", []verify.Policy{{Name: "a", Issuer: iss, Keys: k}, {Name: "b", Keys: k}}},
+		{"HS256 allowed", []*verify.Policy{{Name: "a", Issuer: iss, Algorithms: []string{"HS256"}, Keys: k}}},
+		{"alg none allowed", []*verify.Policy{{Name: "a", Issuer: iss, Algorithms: []string{"none"}, Keys: k}}},
+		{"no keys", []*verify.Policy{{Name: "a", Issuer: iss}}},
+		{"duplicate issuer", []*verify.Policy{{Name: "a", Issuer: iss, Keys: k}, {Name: "b", Issuer: iss, Keys: k}}},
+		{"wildcard among several", []*verify.Policy{{Name: "a", Issuer: iss, Keys: k}, {Name: "b", Keys: k}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,10 +243,11 @@ func TestSeveralIssuers(t *testing.T) {
 	issA, issB := "https://auth.example.com/application/o/a/", "https://auth.example.com/application/o/b/"
 	srcA := &countingSource{Source: jwksSource(t, a)}
 	srcB := &countingSource{Source: jwksSource(t, b)}
-	v, err := verify.New([]verify.Policy{
+	policies := []*verify.Policy{
 		{Name: "a", Issuer: issA, Audience: []string{"client-a"}, Keys: srcA},
 		{Name: "b", Issuer: issB, Audience: []string{"client-b"}, Keys: srcB},
-	}, nil)
+	}
+	v, err := verify.New(policies, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +276,8 @@ func TestSeveralIssuers(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("got %v, want %v", err, tt.wantErr)
 			}
-			if err == nil && res.Provider != tt.wantProv {
-				t.Fatalf("got provider %d, want %d", res.Provider, tt.wantProv)
+			if err == nil && res.Policy != policies[tt.wantProv] {
+				t.Fatalf("got provider %q, want %q", res.Policy.Name, policies[tt.wantProv].Name)
 			}
 			if ga, gb := srcA.calls.Load(), srcB.calls.Load(); ga != tt.wantA || gb != tt.wantB {
 				t.Fatalf("got key look-ups A=%d B=%d, want A=%d B=%d", ga, gb, tt.wantA, tt.wantB)

@@ -1,4 +1,4 @@
-package runtime
+package platform
 
 import (
 	"bytes"
@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"supabridge/shared/bridge"
 	"supabridge/shared/edge"
-	"supabridge/shared/oauth"
 )
 
 // Trigger is the kind of event a Lambda invocation carries.
@@ -61,45 +62,42 @@ func Probe(event []byte) Trigger {
 }
 
 // NewLambdaHandler returns the function lambda.Start runs: it probes each
-// event, hands it to the matching adapter, and answers a malformed event with
-// the contract's JSON error instead of the adapter's empty 504.
-func NewLambdaHandler(h http.Handler, logger *slog.Logger) func(ctx context.Context, event json.RawMessage) (any, error) {
+// event, hands it to the matching adapter, and answers a malformed event
+// through the edge (e.Reject) with the contract's JSON error instead of the
+// adapter's empty 504.
+func NewLambdaHandler(e *edge.Edge, logger *slog.Logger) func(ctx context.Context, event json.RawMessage) (any, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	v1, v2, alb := httpadapter.New(h), httpadapter.NewV2(h), httpadapter.NewALB(h)
-	// bad logs a fixed phrase: the adapter's error text holds the request
-	// URL, query string included, where a client may have put a token.
-	bad := func(ctx context.Context, trigger Trigger) {
+	v1, v2, alb := httpadapter.New(e), httpadapter.NewV2(e), httpadapter.NewALB(e)
+	// bad logs a fixed phrase, the adapter's error text holds the request
+	// URL, query string included, where a client may have put a token; and
+	// answers through the edge.
+	bad := func(ctx context.Context, trigger Trigger, w http.ResponseWriter) {
 		logger.WarnContext(ctx, "bad event", "trigger", trigger.String())
+		r, _ := http.NewRequestWithContext(ctx, http.MethodPost, "/", http.NoBody)
+		e.Reject(w, r, bridge.ErrBadEvent)
 	}
 	return func(ctx context.Context, event json.RawMessage) (any, error) {
 		trigger := Probe(event)
 		switch trigger {
 		case TriggerAPIGatewayV1:
 			var req events.APIGatewayProxyRequest
-			if json.Unmarshal(event, &req) != nil || !convertible(req.RequestContext.DomainName, req.Path, req.Body, req.IsBase64Encoded) {
-				bad(ctx, trigger)
-				return badEventV1(), nil
+			if json.Unmarshal(event, &req) == nil && convertible(req.RequestContext.DomainName, req.Path, req.Body, req.IsBase64Encoded) {
+				if resp, err := v1.ProxyWithContext(ctx, req); err == nil {
+					return resp, nil
+				}
 			}
-			resp, err := v1.ProxyWithContext(ctx, req)
-			if err != nil {
-				bad(ctx, trigger)
-				return badEventV1(), nil
-			}
-			return resp, nil
 		case TriggerHTTPAPIV2:
 			var req events.APIGatewayV2HTTPRequest
-			if json.Unmarshal(event, &req) != nil || !convertible(req.RequestContext.DomainName, req.RawPath, req.Body, req.IsBase64Encoded) {
-				bad(ctx, trigger)
-				return badEventV2(), nil
+			if json.Unmarshal(event, &req) == nil && convertible(req.RequestContext.DomainName, req.RawPath, req.Body, req.IsBase64Encoded) {
+				if resp, err := v2.ProxyWithContext(ctx, req); err == nil {
+					return resp, nil
+				}
 			}
-			resp, err := v2.ProxyWithContext(ctx, req)
-			if err != nil {
-				bad(ctx, trigger)
-				return badEventV2(), nil
-			}
-			return resp, nil
+			w := core.NewProxyResponseWriterV2()
+			bad(ctx, trigger, w)
+			return w.GetProxyResponse()
 		case TriggerALB:
 			var req events.ALBTargetGroupRequest
 			multi := false
@@ -110,17 +108,20 @@ func NewLambdaHandler(h http.Handler, logger *slog.Logger) func(ctx context.Cont
 					host = hs[0]
 				}
 				if convertible(host, req.Path, req.Body, req.IsBase64Encoded) {
-					resp, err := alb.ProxyWithContext(ctx, req)
-					if err == nil {
+					if resp, err := alb.ProxyWithContext(ctx, req); err == nil {
 						return albHeaders(resp, multi), nil
 					}
 				}
 			}
-			bad(ctx, trigger)
-			return badEventALB(multi), nil
+			w := core.NewProxyResponseWriterALB()
+			bad(ctx, trigger, w)
+			resp, err := w.GetProxyResponse()
+			return albHeaders(resp, multi), err
 		}
-		bad(ctx, trigger)
-		return badEventV1(), nil
+		// API Gateway REST (v1), and any event we cannot place, get v1's shape.
+		w := core.NewProxyResponseWriter()
+		bad(ctx, trigger, w)
+		return w.GetProxyResponse()
 	}
 }
 
@@ -157,41 +158,6 @@ func albHeaders(resp events.ALBTargetGroupResponse, multi bool) events.ALBTarget
 	}
 	resp.MultiValueHeaders = nil
 	return resp
-}
-
-var badEventBody = func() string {
-	b, _ := json.Marshal(map[string]string{"error": oauth.CodeInvalidRequest, "error_description": "The Lambda event is not an API Gateway, Function URL or ALB HTTP request."})
-	return string(b)
-}()
-
-func badEventHeaders() map[string]string {
-	return map[string]string{
-		"Content-Type":                 "application/json",
-		"Cache-Control":                "no-store",
-		"Access-Control-Allow-Origin":  "*",
-		"Access-Control-Allow-Headers": edge.AllowHeaders,
-		"Access-Control-Allow-Methods": edge.AllowMethods,
-	}
-}
-
-func badEventV1() events.APIGatewayProxyResponse {
-	return events.APIGatewayProxyResponse{StatusCode: http.StatusBadRequest, Headers: badEventHeaders(), Body: badEventBody}
-}
-
-func badEventV2() events.APIGatewayV2HTTPResponse {
-	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest, Headers: badEventHeaders(), Body: badEventBody}
-}
-
-func badEventALB(multi bool) events.ALBTargetGroupResponse {
-	r := events.ALBTargetGroupResponse{StatusCode: http.StatusBadRequest, StatusDescription: "400 Bad Request", Headers: badEventHeaders(), Body: badEventBody}
-	if multi {
-		r.MultiValueHeaders = make(map[string][]string, len(r.Headers))
-		for k, v := range r.Headers {
-			r.MultiValueHeaders[k] = []string{v}
-		}
-		r.Headers = nil
-	}
-	return r
 }
 
 // reportInitError posts an init error to the Runtime API (the Lambda

@@ -1,4 +1,4 @@
-// Package runtime serves one function's http.Handler in whichever place the
+// Package platform serves one function's http.Handler in whichever place the
 // binary was started: as an AWS Lambda function when AWS_LAMBDA_RUNTIME_API
 // is set (API Gateway REST v1, HTTP API v2, Function URL and ALB events, told
 // apart by probing the event), else as an HTTP server on PORT for OpenFaaS
@@ -8,4 +8,9 @@
 // A configuration error stops the process at start with one line naming the
 // variable; under Lambda it is also reported to the Runtime API's init/error
 // endpoint, so the console shows the reason instead of a crash loop.
-package runtime
+//
+// It knows functions only through package function's Builder and Deps, and
+// answers its own refusals (a Lambda event that is no HTTP request) through
+// the edge, so they carry the same CORS headers and JSON error shape as
+// every other response.
+package platform

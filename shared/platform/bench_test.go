@@ -1,4 +1,4 @@
-package runtime_test
+package platform_test
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 	"supabridge/internal/testprovider"
 	"supabridge/shared/config"
 	"supabridge/shared/exchange"
-	"supabridge/shared/runtime"
+	"supabridge/shared/platform"
 )
 
 // BenchmarkLambdaV2 is one exchange through the Lambda path: an HTTP API
@@ -28,11 +28,11 @@ func BenchmarkLambdaV2(b *testing.B) {
 		"AUTH_AUDIENCE":       "app",
 	})
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	h, err := runtime.NewHandler(b.Context(), "exchange", exchange.New, env, log)
+	h, err := platform.NewHandler(b.Context(), "exchange", exchange.New, env, log)
 	if err != nil {
 		b.Fatal(err)
 	}
-	fn := runtime.NewLambdaHandler(h, log)
+	fn := platform.NewLambdaHandler(h, log)
 
 	var evs []json.RawMessage
 	for i := range 64 {

@@ -1,4 +1,4 @@
-package runtime
+package platform
 
 import (
 	"context"
@@ -16,42 +16,35 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"supabridge/shared/bridge"
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
+	"supabridge/shared/function"
 )
 
-// Deps are the explicit dependencies handed to a Builder.
-type Deps = bridge.Deps
-
-// Builder constructs a function's handler from validated configuration.
-// exchange.New and refresh.New are Builders.
-type Builder func(ctx context.Context, cfg *config.Config, deps Deps) (http.Handler, error)
-
 // Main is the whole body of a function binary's main. It never returns.
-func Main(name string, build Builder) {
+func Main(name string, build function.Builder) {
 	os.Exit(run(name, build, os.LookupEnv, os.Stderr))
 }
 
 // NewHandler builds exactly what Main serves: the function's handler behind
 // the edge, configured from env.
-func NewHandler(ctx context.Context, name string, build Builder, env config.Env, logger *slog.Logger) (http.Handler, error) {
+func NewHandler(ctx context.Context, name string, build function.Builder, env config.Env, logger *slog.Logger) (*edge.Edge, error) {
 	cfg, err := config.Load(env)
 	if err != nil {
 		return nil, err
 	}
-	return build2(ctx, name, build, cfg, logger)
+	return newEdge(ctx, name, build, cfg, logger)
 }
 
-func build2(ctx context.Context, name string, build Builder, cfg *config.Config, logger *slog.Logger) (http.Handler, error) {
-	h, err := build(ctx, cfg, Deps{Logger: logger.With("function", name)})
+func newEdge(ctx context.Context, name string, build function.Builder, cfg *config.Config, logger *slog.Logger) (*edge.Edge, error) {
+	h, err := build(ctx, cfg, function.Deps{Logger: logger.With("function", name)})
 	if err != nil {
 		return nil, err
 	}
 	return edge.Wrap(h, edge.Options{Function: name, CORSOrigins: cfg.CORSOrigins, Logger: logger}), nil
 }
 
-func run(name string, build Builder, env config.Env, stderr io.Writer) int {
+func run(name string, build function.Builder, env config.Env, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	api, lambdaMode := env("AWS_LAMBDA_RUNTIME_API")
@@ -62,7 +55,7 @@ func run(name string, build Builder, env config.Env, stderr io.Writer) int {
 		return startFailed(name, api, lambdaMode, err, stderr)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	h, err := build2(ctx, name, build, cfg, logger)
+	h, err := newEdge(ctx, name, build, cfg, logger)
 	if err != nil {
 		return startFailed(name, api, lambdaMode, err, stderr)
 	}

@@ -1,4 +1,4 @@
-package runtime_test
+package platform_test
 
 import (
 	"bytes"
@@ -21,8 +21,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/shared/config"
+	"supabridge/shared/edge"
 	"supabridge/shared/exchange"
-	"supabridge/shared/runtime"
+	"supabridge/shared/platform"
 )
 
 // lambdaErrorCodes maps each status the exchange function may answer with a
@@ -63,7 +64,7 @@ func (l *lockedBuffer) take() string {
 // logger, where aws-lambda-go-api-proxy prints what it cannot convert.
 func FuzzLambdaEvent(f *testing.F) {
 	h, good := lambdaFuzzHandler(f)
-	lambda := runtime.NewLambdaHandler(h, slog.New(slog.DiscardHandler))
+	lambda := platform.NewLambdaHandler(h, slog.New(slog.DiscardHandler))
 	for _, ev := range lambdaSeeds(f, good) {
 		f.Add(ev)
 	}
@@ -83,22 +84,22 @@ func FuzzLambdaEvent(f *testing.F) {
 			body    string
 			b64     bool
 		)
-		want := runtime.Probe(event)
+		want := platform.Probe(event)
 		switch r := resp.(type) {
 		case events.APIGatewayProxyResponse:
-			if want == runtime.TriggerHTTPAPIV2 || want == runtime.TriggerALB {
+			if want == platform.TriggerHTTPAPIV2 || want == platform.TriggerALB {
 				t.Fatalf("got a REST API response for a %v event", want)
 			}
 			status, body, b64 = r.StatusCode, r.Body, r.IsBase64Encoded
 			mergeHeaders(headers, r.Headers, r.MultiValueHeaders)
 		case events.APIGatewayV2HTTPResponse:
-			if want != runtime.TriggerHTTPAPIV2 {
+			if want != platform.TriggerHTTPAPIV2 {
 				t.Fatalf("got an HTTP API response for a %v event", want)
 			}
 			status, body, b64 = r.StatusCode, r.Body, r.IsBase64Encoded
 			mergeHeaders(headers, r.Headers, r.MultiValueHeaders)
 		case events.ALBTargetGroupResponse:
-			if want != runtime.TriggerALB {
+			if want != platform.TriggerALB {
 				t.Fatalf("got an ALB response for a %v event", want)
 			}
 			if r.Headers == nil && r.MultiValueHeaders == nil {
@@ -197,9 +198,9 @@ func leakedToLog(event []byte, logged string) string {
 	return ""
 }
 
-// lambdaFuzzHandler is runtime.NewHandler over the exchange function with a
+// lambdaFuzzHandler is platform.NewHandler over the exchange function with a
 // static Ed25519 key; good is a token it accepts.
-func lambdaFuzzHandler(tb testing.TB) (http.Handler, string) {
+func lambdaFuzzHandler(tb testing.TB) (*edge.Edge, string) {
 	tb.Helper()
 	seed := sha256.Sum256([]byte("supabridge fuzz lambda ed25519"))
 	key := ed25519.NewKeyFromSeed(seed[:])
@@ -208,7 +209,7 @@ func lambdaFuzzHandler(tb testing.TB) (http.Handler, string) {
 		tb.Fatal(err)
 	}
 	const iss = "https://auth.fuzz.example/"
-	h, err := runtime.NewHandler(tb.Context(), "exchange", exchange.New, config.MapEnv(map[string]string{
+	h, err := platform.NewHandler(tb.Context(), "exchange", exchange.New, config.MapEnv(map[string]string{
 		"SUPABASE_JWT_SECRET": "fuzz-secret-for-lambda-at-least-32-bytes!",
 		"AUTH_ISSUER":         iss,
 		"AUTH_PUBLIC_KEY":     string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
@@ -299,7 +300,7 @@ func lambdaSeeds(tb testing.TB, good string) [][]byte {
 // alone.
 func TestFuzzLambdaSeeds(t *testing.T) {
 	h, good := lambdaFuzzHandler(t)
-	lambda := runtime.NewLambdaHandler(h, slog.New(slog.DiscardHandler))
+	lambda := platform.NewLambdaHandler(h, slog.New(slog.DiscardHandler))
 	want := []int{200, 200, 204, 200, 405, 200, 200, 200, 405, 401, 200, 200, 204, 200}
 	for i, ev := range lambdaSeeds(t, good) {
 		resp, err := lambda(t.Context(), ev)

@@ -1,9 +1,8 @@
-package discovery
+package idp
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,15 +10,9 @@ import (
 	"time"
 )
 
-// Errors returned by [Fetch] and [Client.Get]. ErrUnavailable wraps every
-// failure to obtain a usable document.
-var (
-	ErrUnavailable    = errors.New("discovery: provider metadata unavailable")
-	ErrIssuerMismatch = errors.New("discovery: metadata issuer differs from the configured issuer")
-)
-
-// Document is the subset of the provider metadata supabridge reads.
-type Document struct {
+// Metadata is the subset of the provider metadata (OpenID Connect
+// Discovery 1.0 §3) supabridge reads.
+type Metadata struct {
 	Issuer                           string   `json:"issuer"`
 	JWKSURI                          string   `json:"jwks_uri"`
 	TokenEndpoint                    string   `json:"token_endpoint"`
@@ -27,15 +20,16 @@ type Document struct {
 	GrantTypesSupported              []string `json:"grant_types_supported"`
 }
 
-// URL returns the discovery URL of issuer: the well-known suffix appended
-// after any trailing slash is removed (§4).
-func URL(issuer string) string {
+// DiscoveryURL returns the metadata URL of issuer: the well-known suffix
+// appended after any trailing slash is removed (Discovery §4).
+func DiscoveryURL(issuer string) string {
 	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
 }
 
-// Fetch gets and checks the metadata of issuer once.
-func Fetch(ctx context.Context, c *http.Client, issuer string) (*Document, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, URL(issuer), nil)
+// FetchMetadata gets and checks the metadata of issuer once. Every failure
+// wraps [ErrUnavailable].
+func FetchMetadata(ctx context.Context, c *http.Client, issuer string) (*Metadata, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, DiscoveryURL(issuer), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -48,7 +42,7 @@ func Fetch(ctx context.Context, c *http.Client, issuer string) (*Document, error
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%w: status %d", ErrUnavailable, resp.StatusCode)
 	}
-	var d Document
+	var d Metadata
 	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
 		return nil, fmt.Errorf("%w: decode: %w", ErrUnavailable, err)
 	}
@@ -61,30 +55,33 @@ func Fetch(ctx context.Context, c *http.Client, issuer string) (*Document, error
 	return &d, nil
 }
 
-// Client caches one issuer's document. After a failure it answers with the
-// same error, without a request, until RetryAfter has passed.
-type Client struct {
+// Discovery caches one issuer's metadata. After a failure it answers with
+// the same error, without a request, until the retry interval has passed.
+type Discovery struct {
 	issuer     string
 	http       *http.Client
 	retryAfter time.Duration
 	now        func() time.Time
 
 	mu      sync.Mutex
-	doc     *Document
+	doc     *Metadata
 	lastErr error
 	lastTry time.Time
 }
 
-// NewClient returns a Client for issuer. retryAfter <= 0 means 5 s.
-func NewClient(issuer string, c *http.Client, retryAfter time.Duration) *Client {
+// NewDiscovery returns a Discovery for issuer. retryAfter <= 0 means 5 s.
+func NewDiscovery(issuer string, c *http.Client, retryAfter time.Duration) *Discovery {
 	if retryAfter <= 0 {
 		retryAfter = 5 * time.Second
 	}
-	return &Client{issuer: issuer, http: c, retryAfter: retryAfter, now: time.Now}
+	return &Discovery{issuer: issuer, http: c, retryAfter: retryAfter, now: time.Now}
 }
 
-// Get returns the cached document, fetching it on first use.
-func (c *Client) Get(ctx context.Context) (*Document, error) {
+// Issuer returns the issuer whose metadata this is.
+func (c *Discovery) Issuer() string { return c.issuer }
+
+// Get returns the cached metadata, fetching it on first use.
+func (c *Discovery) Get(ctx context.Context) (*Metadata, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.doc != nil {
@@ -94,7 +91,7 @@ func (c *Client) Get(ctx context.Context) (*Document, error) {
 		return nil, c.lastErr
 	}
 	c.lastTry = c.now()
-	d, err := Fetch(ctx, c.http, c.issuer)
+	d, err := FetchMetadata(ctx, c.http, c.issuer)
 	if err != nil {
 		c.lastErr = err
 		return nil, err

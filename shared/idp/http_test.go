@@ -1,4 +1,4 @@
-package outbound
+package idp
 
 import (
 	"errors"
@@ -31,7 +31,7 @@ func TestClientBoundsBodies(t *testing.T) {
 				_, _ = io.WriteString(w, strings.Repeat("a", tt.size))
 			}))
 			defer srv.Close()
-			c := NewClient(Options{MaxBody: 1024})
+			c := NewHTTPClient(HTTPOptions{MaxBody: 1024})
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
 			resp, err := c.Do(req)
 			var body []byte
@@ -61,7 +61,7 @@ func TestClientTimeoutAndObserver(t *testing.T) {
 	defer close(release)
 
 	var seen []int
-	c := NewClient(Options{Timeout: 100 * time.Millisecond, Observe: func(status int, err error) {
+	c := NewHTTPClient(HTTPOptions{Timeout: 100 * time.Millisecond, Observe: func(status int, err error) {
 		seen = append(seen, status)
 	}})
 	start := time.Now()

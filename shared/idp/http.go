@@ -1,4 +1,4 @@
-package outbound
+package idp
 
 import (
 	"errors"
@@ -8,17 +8,14 @@ import (
 	"time"
 )
 
-// ErrBodyTooLarge is returned while reading a response larger than the limit.
-var ErrBodyTooLarge = errors.New("outbound: response body over the size limit")
-
-// Defaults for [Options] fields left zero.
+// Defaults for [HTTPOptions] fields left zero.
 const (
 	DefaultTimeout = 5 * time.Second
 	DefaultMaxBody = 1 << 20 // 1 MiB: a JWKS or a token response is a few KiB.
 )
 
-// Options configures [NewClient]. The zero value means the defaults.
-type Options struct {
+// HTTPOptions configures [NewHTTPClient]. The zero value means the defaults.
+type HTTPOptions struct {
 	// Timeout bounds a whole call, body included. Default 5 s.
 	Timeout time.Duration
 	// MaxBody bounds every response body. Default 1 MiB.
@@ -31,8 +28,8 @@ type Options struct {
 	Transport http.RoundTripper
 }
 
-// NewClient returns an *http.Client bounded as described by o.
-func NewClient(o Options) *http.Client {
+// NewHTTPClient returns an *http.Client bounded as described by o.
+func NewHTTPClient(o HTTPOptions) *http.Client {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
@@ -51,10 +48,10 @@ func NewClient(o Options) *http.Client {
 		Transport: &transport{base: base, maxBody: o.MaxBody, observe: o.Observe},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
-				return errors.New("outbound: too many redirects")
+				return errors.New("idp: too many redirects")
 			}
 			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return errors.New("outbound: redirect from https to another scheme refused")
+				return errors.New("idp: redirect from https to another scheme refused")
 			}
 			return nil
 		},
@@ -81,7 +78,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if resp.ContentLength > t.maxBody {
 		resp.Body.Close()
-		return nil, fmt.Errorf("outbound: %s answered %d bytes: %w", req.URL.Host, resp.ContentLength, ErrBodyTooLarge)
+		return nil, fmt.Errorf("idp: %s answered %d bytes: %w", req.URL.Host, resp.ContentLength, ErrBodyTooLarge)
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: t.maxBody}
 	return resp, nil

@@ -1,4 +1,4 @@
-package provider
+package idp
 
 import (
 	"context"
@@ -7,19 +7,10 @@ import (
 	"net/http"
 
 	"golang.org/x/oauth2"
-
-	"supabridge/shared/discovery"
 )
 
-// Errors returned by [Client.Refresh].
-var (
-	ErrInvalidGrant = errors.New("provider: refresh token refused")
-	ErrUnavailable  = errors.New("provider: token endpoint unavailable")
-	ErrClient       = errors.New("provider: the provider refused our client or request")
-)
-
-// Config is one provider's token-endpoint configuration.
-type Config struct {
+// TokenConfig is one provider's token-endpoint configuration.
+type TokenConfig struct {
 	// TokenURL, when empty, comes from the discovery document.
 	TokenURL     string
 	ClientID     string
@@ -29,27 +20,28 @@ type Config struct {
 	PostAuth bool
 }
 
-// Client refreshes tokens at one provider. It is safe for concurrent use.
-type Client struct {
+// TokenClient refreshes tokens at one provider's token endpoint. It is safe
+// for concurrent use.
+type TokenClient struct {
 	conf oauth2.Config
-	disc *discovery.Client
+	disc *Discovery
 	http *http.Client
 }
 
-// New returns a Client. disc may be nil when cfg.TokenURL is set; client is
-// the bounded HTTP client for the token endpoint.
-func New(cfg Config, disc *discovery.Client, client *http.Client) (*Client, error) {
+// NewTokenClient returns a TokenClient. disc may be nil when cfg.TokenURL is
+// set; client is the bounded HTTP client for the token endpoint.
+func NewTokenClient(cfg TokenConfig, disc *Discovery, client *http.Client) (*TokenClient, error) {
 	if cfg.ClientID == "" {
-		return nil, errors.New("provider: no client id")
+		return nil, errors.New("idp: no client id")
 	}
 	if cfg.TokenURL == "" && disc == nil {
-		return nil, errors.New("provider: no token endpoint and no issuer to discover it from")
+		return nil, errors.New("idp: no token endpoint and no issuer to discover it from")
 	}
 	style := oauth2.AuthStyleInHeader
 	if cfg.PostAuth {
 		style = oauth2.AuthStyleInParams
 	}
-	return &Client{
+	return &TokenClient{
 		conf: oauth2.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: string(cfg.ClientSecret),
@@ -71,12 +63,12 @@ type Tokens struct {
 }
 
 // Refresh runs the refresh_token grant.
-func (c *Client) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
+func (c *TokenClient) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
 	conf := c.conf
 	if conf.Endpoint.TokenURL == "" {
 		d, err := c.disc.Get(ctx)
 		if err != nil {
-			return Tokens{}, fmt.Errorf("%w: discovery: %w", ErrUnavailable, err)
+			return Tokens{}, fmt.Errorf("idp: discovery: %w", err)
 		}
 		if d.TokenEndpoint == "" {
 			return Tokens{}, fmt.Errorf("%w: discovery document has no token_endpoint", ErrUnavailable)

@@ -1,4 +1,4 @@
-package runtime
+package platform
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
+	"supabridge/shared/function"
 	"supabridge/shared/oauth"
 )
 
@@ -27,7 +28,7 @@ const (
 )
 
 // okBuilder builds a handler that answers POST with 200 {"ok":true}.
-func okBuilder(context.Context, *config.Config, Deps) (http.Handler, error) {
+func okBuilder(context.Context, *config.Config, function.Deps) (http.Handler, error) {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	}), nil
@@ -37,12 +38,12 @@ func TestNewHandler(t *testing.T) {
 	tests := []struct {
 		name    string
 		env     map[string]string
-		build   Builder
+		build   function.Builder
 		wantErr string
 	}{
 		{"valid", map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_JWKS_URL": testJWKS}, okBuilder, ""},
 		{"bad configuration", map[string]string{"AUTH_JWKS_URL": testJWKS}, okBuilder, "SUPABASE_JWT_SECRET"},
-		{"builder fails", map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_JWKS_URL": testJWKS}, func(context.Context, *config.Config, Deps) (http.Handler, error) {
+		{"builder fails", map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_JWKS_URL": testJWKS}, func(context.Context, *config.Config, function.Deps) (http.Handler, error) {
 			return nil, errors.New("exchange: no key source answered")
 		}, "no key source answered"},
 	}
@@ -297,7 +298,7 @@ func (a *runtimeAPI) requests() []recorded {
 	return append([]recorded(nil), a.reqs...)
 }
 
-func failingBuilder(context.Context, *config.Config, Deps) (http.Handler, error) {
+func failingBuilder(context.Context, *config.Config, function.Deps) (http.Handler, error) {
 	return nil, errors.New("exchange: discovery of https://idp.example.com failed")
 }
 
@@ -306,7 +307,7 @@ func TestRunStartFailure(t *testing.T) {
 	tests := []struct {
 		name      string
 		env       map[string]string
-		build     Builder
+		build     function.Builder
 		apiStatus int // 0: no Runtime API (HTTP mode)
 		want      []string
 		leak      string

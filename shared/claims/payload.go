@@ -11,20 +11,20 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Provider is the payload of a provider token. It decodes the payload once
+// Payload is the decoded payload of a provider token. It decodes the payload once
 // into raw members, then types the registered claims strictly: an "exp" that
 // is not a number or an "aud" that is neither a string nor an array of
 // strings is a decoding error, never a silently absent claim (the trap of
 // jwt.MapClaims in golang-jwt v5.3).
-type Provider struct {
+type Payload struct {
 	jwt.RegisteredClaims
 	raw map[string]json.RawMessage
 }
 
-var _ jwt.Claims = (*Provider)(nil)
+var _ jwt.Claims = (*Payload)(nil)
 
 // UnmarshalJSON implements json.Unmarshaler.
-func (p *Provider) UnmarshalJSON(data []byte) error {
+func (p *Payload) UnmarshalJSON(data []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return fmt.Errorf("claims: payload is not a JSON object: %w", err)
@@ -59,14 +59,14 @@ func (p *Provider) UnmarshalJSON(data []byte) error {
 }
 
 // Raw returns the JSON of the top-level claim name, if present.
-func (p *Provider) Raw(name string) (json.RawMessage, bool) {
+func (p *Payload) Raw(name string) (json.RawMessage, bool) {
 	v, ok := p.raw[name]
 	return v, ok
 }
 
 // Pointer resolves an RFC 6901 JSON Pointer against the payload. A pointer
 // that matches nothing reports false: the claim is absent, not null.
-func (p *Provider) Pointer(ptr string) (json.RawMessage, bool) {
+func (p *Payload) Pointer(ptr string) (json.RawMessage, bool) {
 	if ptr == "" || ptr[0] != '/' {
 		return nil, false
 	}
