@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/internal/testlog"
+
 	"supabridge/internal/testenv/rapi"
 )
 
@@ -81,14 +83,14 @@ func lambdaEnv(fn, api string, env map[string]string) []string {
 // process is a running bootstrap.
 type process struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testlog.Buffer
 	done   chan struct{} // closed when it exits; err is then set
 	err    error
 }
 
 func startProcess(tb testing.TB, bin string, env []string, args ...string) *process {
 	tb.Helper()
-	p := &process{stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{stderr: &testlog.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = env
 	p.cmd.Stdout = p.stderr // stdout too: nothing of interest should go there

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -567,24 +566,6 @@ func unverifiedClaims(t testing.TB, tok string) jwt.MapClaims {
 		t.Fatalf("provider token in the event: %v", err)
 	}
 	return c
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // checkLog fails if the log holds a secret or a credential, or a line that is

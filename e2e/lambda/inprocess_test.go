@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/internal/testlog"
+
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"supabridge/shared/config"
@@ -30,7 +32,7 @@ func TestEventsInProcess(t *testing.T) {
 			if !ok {
 				t.Fatalf("events/env.json has no %s", logicalID(fn))
 			}
-			var logs syncBuffer
+			var logs testlog.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			h, err := platform.NewHandler(t.Context(), fn, b, config.MapEnv(env), logger)
 			if err != nil {

@@ -10,9 +10,10 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
+
+	"supabridge/internal/testlog"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -20,46 +21,11 @@ import (
 	"supabridge/shared/oauth"
 )
 
-// syncBuffer is a bytes.Buffer safe for a server goroutine and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the decoded JSON log lines.
-func (b *syncBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", l, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // accessLines returns the access-log lines (msg "request").
-func (b *syncBuffer) accessLines(t *testing.T) []map[string]any {
+func accessLines(t *testing.T, b *testlog.Buffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, m := range b.lines(t) {
+	for _, m := range b.Lines(t) {
 		if m["msg"] == "request" {
 			out = append(out, m)
 		}
@@ -75,8 +41,8 @@ func (h *inner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	oauth.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
-func newEdge(h http.Handler, origins []string) (http.Handler, *syncBuffer) {
-	var buf syncBuffer
+func newEdge(h http.Handler, origins []string) (http.Handler, *testlog.Buffer) {
+	var buf testlog.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	return edge.Wrap(h, edge.Options{Function: "exchange", CORSOrigins: origins, Logger: logger}), &buf
 }
@@ -150,7 +116,7 @@ func TestMethodGate(t *testing.T) {
 			if n := in.calls.Load(); n != 0 {
 				t.Errorf("inner handler: got %d calls, want 0", n)
 			}
-			lines := logs.accessLines(t)
+			lines := accessLines(t, logs)
 			if len(lines) != 1 || lines[0]["error"] != "method_not_allowed" || lines[0]["status"] != float64(405) {
 				t.Errorf("access log: got %v, want one line with status 405 and error method_not_allowed", lines)
 			}
@@ -185,7 +151,7 @@ func TestPreflight(t *testing.T) {
 			if in.calls.Load() != 0 {
 				t.Error("inner handler: called on a preflight, want not")
 			}
-			if lines := logs.accessLines(t); len(lines) != 1 || lines[0]["status"] != float64(204) {
+			if lines := accessLines(t, logs); len(lines) != 1 || lines[0]["status"] != float64(204) {
 				t.Errorf("access log: got %v, want one line with status 204", lines)
 			}
 		})
@@ -220,7 +186,7 @@ func TestHealth(t *testing.T) {
 			if in.calls.Load() != 0 {
 				t.Error("inner handler: called by a health check, want not (it calls no dependency)")
 			}
-			if lines := logs.accessLines(t); len(lines) != 1 || lines[0]["status"] != float64(200) {
+			if lines := accessLines(t, logs); len(lines) != 1 || lines[0]["status"] != float64(200) {
 				t.Errorf("access log: got %v, want one line with status 200", lines)
 			}
 		})
@@ -312,7 +278,7 @@ func TestHeadersOnHandlerError(t *testing.T) {
 	if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer error="invalid_token"` {
 		t.Errorf("WWW-Authenticate: got %q", got)
 	}
-	if lines := logs.accessLines(t); len(lines) != 1 || lines[0]["error"] != "invalid_token" || lines[0]["status"] != float64(401) {
+	if lines := accessLines(t, logs); len(lines) != 1 || lines[0]["error"] != "invalid_token" || lines[0]["status"] != float64(401) {
 		t.Errorf("access log: got %v, want status 401 and error invalid_token", lines)
 	}
 }
@@ -366,7 +332,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestPanicAndNoResponse(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("boom SECRET-IN-PANIC") })
@@ -409,7 +375,7 @@ func TestPanicAndNoResponse(t *testing.T) {
 			}
 		}
 	}
-	access := logs.accessLines(t)
+	access := accessLines(t, &logs)
 	if len(access) != len(tests) {
 		t.Fatalf("access log: got %d lines, want %d:\n%s", len(access), len(tests), logs.String())
 	}
@@ -439,7 +405,7 @@ func TestPanicAfterWrite(t *testing.T) {
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("status: got %d, want 202", rec.Code)
 	}
-	if lines := logs.accessLines(t); len(lines) != 1 || lines[0]["status"] != float64(202) {
+	if lines := accessLines(t, logs); len(lines) != 1 || lines[0]["status"] != float64(202) {
 		t.Errorf("access log: got %v, want one line with status 202", lines)
 	}
 }
@@ -543,7 +509,7 @@ func TestAccessLog(t *testing.T) {
 			if strings.Contains(raw, secret) {
 				t.Fatalf("log: got %q, want no trace of the token", raw)
 			}
-			line := logs.lines(t)[0]
+			line := logs.Lines(t)[0]
 			want := map[string]any{"msg": "request", "function": "exchange", "method": tt.method, "status": float64(tt.wantStatus)}
 			for k, v := range want {
 				if line[k] != v {
@@ -581,7 +547,7 @@ func TestGeneratedRequestIDsDiffer(t *testing.T) {
 	for range 2 {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/", nil))
 	}
-	lines := logs.accessLines(t)
+	lines := accessLines(t, logs)
 	if len(lines) != 2 || lines[0]["request_id"] == lines[1]["request_id"] {
 		t.Fatalf("got %v, want two lines with different request ids", lines)
 	}

@@ -1,7 +1,6 @@
 package platform_test
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
@@ -13,9 +12,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"supabridge/internal/testlog"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/golang-jwt/jwt/v5"
@@ -35,26 +35,6 @@ var lambdaErrorCodes = map[int][]string{
 	http.StatusRequestEntityTooLarge: {"request_too_large"},
 }
 
-// lockedBuffer is what the standard logger writes to during the fuzz run.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) take() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
-	l.b.Reset()
-	return s
-}
-
 // FuzzLambdaEvent sends any JSON (or not) as a Lambda event to the handler
 // Main runs under Lambda, over the real exchange function. It must never
 // panic and never return an error (Lambda would turn that into a bodyless
@@ -68,12 +48,12 @@ func FuzzLambdaEvent(f *testing.F) {
 	for _, ev := range lambdaSeeds(f, good) {
 		f.Add(ev)
 	}
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{} // what the standard logger writes to during the run
 	prev := log.Writer()
 	log.SetOutput(logs)
 	f.Cleanup(func() { log.SetOutput(prev) })
 	f.Fuzz(func(t *testing.T, event []byte) {
-		logs.take()
+		logs.Take()
 		resp, err := lambda(t.Context(), json.RawMessage(event))
 		if err != nil {
 			t.Fatalf("got error %v, want a response", err)
@@ -124,7 +104,7 @@ func FuzzLambdaEvent(f *testing.F) {
 			body = string(raw)
 		}
 		checkLambdaBody(t, status, body)
-		if leaked := leakedToLog(event, logs.take()); leaked != "" {
+		if leaked := leakedToLog(event, logs.Take()); leaked != "" {
 			t.Fatalf("the standard log holds %q from the event", leaked)
 		}
 	})

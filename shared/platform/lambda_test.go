@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log"
@@ -10,8 +9,9 @@ import (
 	"os"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
+
+	"supabridge/internal/testlog"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -19,24 +19,6 @@ import (
 	"supabridge/shared/edge"
 	"supabridge/shared/oauth"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // logLines decodes the JSON lines of s whose msg is msg.
 func logLines(t *testing.T, s, msg string) []map[string]any {
@@ -101,9 +83,9 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	oauth.WriteJSON(w, http.StatusOK, echoBody{Method: r.Method, Path: r.URL.Path, Body: string(b), Auth: r.Header.Get("Authorization") != ""})
 }
 
-func newLambda(t *testing.T) (func(ctxEvent json.RawMessage) (any, error), *syncBuffer) {
+func newLambda(t *testing.T) (func(ctxEvent json.RawMessage) (any, error), *testlog.Buffer) {
 	t.Helper()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	h := NewLambdaHandler(edge.Wrap(http.HandlerFunc(echo), edge.Options{Function: "exchange", Logger: logger}), logger)
 	return func(ev json.RawMessage) (any, error) { return h(t.Context(), ev) }, &logs
@@ -389,7 +371,7 @@ func TestLambdaRequestID(t *testing.T) {
 	const id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 	for _, event := range []string{"apigw-v1.json", "http-v2.json", "function-url.json", "alb.json", "alb-multi.json"} {
 		t.Run(event, func(t *testing.T) {
-			var logs syncBuffer
+			var logs testlog.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logs, nil))
 			h := NewLambdaHandler(edge.Wrap(http.HandlerFunc(echo), edge.Options{Function: "exchange", Logger: logger}), logger)
 			ctx := lambdacontext.NewContext(t.Context(), &lambdacontext.LambdaContext{AwsRequestID: id})
@@ -417,7 +399,7 @@ func TestLambdaRequestID(t *testing.T) {
 // aws-lambda-go-api-proxy writes to (it also prints to stdout, which this
 // test does not capture).
 func TestLambdaBadEventLogsNoToken(t *testing.T) {
-	var std syncBuffer
+	var std testlog.Buffer
 	prev := log.Writer()
 	log.SetOutput(&std)
 	t.Cleanup(func() { log.SetOutput(prev) })
