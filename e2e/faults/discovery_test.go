@@ -64,7 +64,7 @@ func TestDiscoveryProviderDownAtStart(t *testing.T) {
 		t.Fatalf("got %d discovery requests in all, want a handful", n)
 	}
 	t.Logf("recovered %v after the provider came back; %d discovery and %d JWKS requests", time.Since(up).Round(100*time.Millisecond), p.Discoveries(), p.Fetches())
-	logs.noTokensLogged(t, good)
+	logs.NoTokens(t, good)
 }
 
 // TestDiscoverySlowAtStart: a discovery document that never comes holds the

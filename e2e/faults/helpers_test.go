@@ -1,58 +1,25 @@
 package faults_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"supabridge/internal/testkit"
 
 	"supabridge/shared/function"
 
 	"supabridge/internal/testprovider"
 	"supabridge/shared/config"
-	"supabridge/shared/edge"
 	"supabridge/shared/exchange"
 	"supabridge/shared/keys"
 	"supabridge/shared/platform"
 )
 
 const secret = "faults-e2e-secret-that-is-32-bytes-or-more"
-
-// logBuffer collects the JSON log lines of a handler, safely across the
-// goroutines of a concurrent test.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// noTokensLogged fails if any of toks (or its signature) is in the log.
-func (l *logBuffer) noTokensLogged(t *testing.T, toks ...string) {
-	t.Helper()
-	s := l.String()
-	for _, tok := range toks {
-		sig := tok[strings.LastIndexByte(tok, '.')+1:]
-		if strings.Contains(s, tok) || (len(sig) >= 16 && strings.Contains(s, sig)) {
-			t.Fatal("the log holds a token")
-		}
-	}
-}
 
 func withSecret(env map[string]string) map[string]string {
 	out := map[string]string{"SUPABASE_JWT_SECRET": secret}
@@ -63,9 +30,9 @@ func withSecret(env map[string]string) map[string]string {
 }
 
 // served is exactly what platform.Main serves for name.
-func served(t *testing.T, name string, build function.Builder, env map[string]string) (http.Handler, *logBuffer) {
+func served(t *testing.T, name string, build function.Builder, env map[string]string) (http.Handler, *testkit.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testkit.Buffer{}
 	h, err := platform.NewHandler(t.Context(), name, build, config.MapEnv(withSecret(env)), slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
@@ -76,19 +43,9 @@ func served(t *testing.T, name string, build function.Builder, env map[string]st
 // servedFastKeys is served(exchange) with only the JWKS cache's timing
 // changed, for tests that need a second unknown-kid fetch within seconds
 // rather than production's 30 s.
-func servedFastKeys(t *testing.T, env map[string]string, unknownKID time.Duration) (http.Handler, *logBuffer) {
+func servedFastKeys(t *testing.T, env map[string]string, unknownKID time.Duration) (http.Handler, *testkit.Buffer) {
 	t.Helper()
-	cfg, err := config.Load(config.MapEnv(withSecret(env)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := exchange.New(t.Context(), cfg, function.Deps{Logger: log, Keys: keys.RemoteOptions{UnknownKIDInterval: unknownKID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return edge.Wrap(h, edge.Options{Function: "exchange", Logger: log}), logs
+	return testkit.Handler(t, "exchange", exchange.New, withSecret(env), function.Deps{Keys: keys.RemoteOptions{UnknownKIDInterval: unknownKID}})
 }
 
 // result is one answer, decoded.

@@ -66,7 +66,7 @@ func TestJWKSSlow(t *testing.T) {
 		for e := range errs {
 			t.Error(e)
 		}
-		logs.noTokensLogged(t, good, unknown)
+		logs.NoTokens(t, good, unknown)
 	})
 
 	t.Run("from the start", func(t *testing.T) {
@@ -146,7 +146,7 @@ func TestJWKSFailsAfterWarmUp(t *testing.T) {
 			if r := do(t, h, exchangeReq(forged)); r.status != http.StatusUnauthorized || r.code != "invalid_token" {
 				t.Fatalf("unknown kid after recovery: got %d %v, want 401", r.status, r.body)
 			}
-			logs.noTokensLogged(t, good, rotated, forged)
+			logs.NoTokens(t, good, rotated, forged)
 		})
 	}
 }

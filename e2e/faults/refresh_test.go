@@ -181,7 +181,7 @@ func TestRefreshEndpointFaults(t *testing.T) {
 	if s := logs.String(); strings.Contains(s, "rt-faults-") || strings.Contains(s, "rt-many-") || strings.Contains(s, "faults-client-secret-value") {
 		t.Fatal("the log holds a refresh token or the client secret")
 	}
-	logs.noTokensLogged(t, idToken)
+	logs.NoTokens(t, idToken)
 }
 
 // TestRefreshDiscoveredEndpointDown: the token endpoint comes from the

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"supabridge/internal/testlog"
+	"supabridge/internal/testkit"
 
 	"supabridge/internal/testenv/rapi"
 )
@@ -83,14 +83,14 @@ func lambdaEnv(fn, api string, env map[string]string) []string {
 // process is a running bootstrap.
 type process struct {
 	cmd    *exec.Cmd
-	stderr *testlog.Buffer
+	stderr *testkit.Buffer
 	done   chan struct{} // closed when it exits; err is then set
 	err    error
 }
 
 func startProcess(tb testing.TB, bin string, env []string, args ...string) *process {
 	tb.Helper()
-	p := &process{stderr: &testlog.Buffer{}, done: make(chan struct{})}
+	p := &process{stderr: &testkit.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = env
 	p.cmd.Stdout = p.stderr // stdout too: nothing of interest should go there

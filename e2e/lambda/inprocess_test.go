@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"supabridge/internal/testlog"
+	"supabridge/internal/testkit"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -32,7 +32,7 @@ func TestEventsInProcess(t *testing.T) {
 			if !ok {
 				t.Fatalf("events/env.json has no %s", logicalID(fn))
 			}
-			var logs testlog.Buffer
+			var logs testkit.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			h, err := platform.NewHandler(t.Context(), fn, b, config.MapEnv(env), logger)
 			if err != nil {

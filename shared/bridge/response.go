@@ -1,6 +1,11 @@
 package bridge
 
-import "supabridge/shared/oauth"
+import (
+	"log/slog"
+	"net/http"
+
+	"supabridge/shared/oauth"
+)
 
 // TokenResponse is the JSON body of a successful exchange or refresh.
 type TokenResponse struct {
@@ -27,4 +32,27 @@ func (s Session) Response() TokenResponse {
 		ExpiresAt:       s.Token.ExpiresAt.Unix(),
 		IssuedTokenType: oauth.TokenTypeAccessToken,
 	}
+}
+
+// Endpoint is a token endpoint: Serve parses the request and returns the
+// success body or an error, and ServeHTTP writes either, in one place (the
+// error through [Fail]). Both functions are an Endpoint.
+type Endpoint struct {
+	Serve func(r *http.Request) (TokenResponse, error)
+	// Log receives refused and failed requests; nil discards them.
+	Log *slog.Logger
+}
+
+// ServeHTTP implements http.Handler.
+func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	resp, err := e.Serve(r)
+	if err != nil {
+		log := e.Log
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		Fail(w, r, log, err)
+		return
+	}
+	oauth.WriteJSON(w, http.StatusOK, resp)
 }

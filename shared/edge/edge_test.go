@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"supabridge/internal/testlog"
+	"supabridge/internal/testkit"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -22,7 +22,7 @@ import (
 )
 
 // accessLines returns the access-log lines (msg "request").
-func accessLines(t *testing.T, b *testlog.Buffer) []map[string]any {
+func accessLines(t *testing.T, b *testkit.Buffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, m := range b.Lines(t) {
@@ -41,8 +41,8 @@ func (h *inner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	oauth.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
-func newEdge(h http.Handler, origins []string) (http.Handler, *testlog.Buffer) {
-	var buf testlog.Buffer
+func newEdge(h http.Handler, origins []string) (http.Handler, *testkit.Buffer) {
+	var buf testkit.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	return edge.Wrap(h, edge.Options{Function: "exchange", CORSOrigins: origins, Logger: logger}), &buf
 }
@@ -332,7 +332,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestPanicAndNoResponse(t *testing.T) {
-	var logs testlog.Buffer
+	var logs testkit.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("boom SECRET-IN-PANIC") })

@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -20,12 +19,12 @@ func New(ctx context.Context, cfg *config.Config, d function.Deps) (http.Handler
 	if err != nil {
 		return nil, err
 	}
-	return &handler{bridge: b, log: d.Log()}, nil
+	h := &handler{bridge: b}
+	return bridge.Endpoint{Serve: h.serve, Log: d.Log()}, nil
 }
 
 type handler struct {
 	bridge *bridge.Bridge
-	log    *slog.Logger
 }
 
 // Request is an exchange request, parsed once.
@@ -99,15 +98,6 @@ func bearer(h string) (string, bool) {
 	}
 	tok = strings.TrimSpace(tok)
 	return tok, tok != ""
-}
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	resp, err := h.serve(r)
-	if err != nil {
-		bridge.Fail(w, r, h.log, err)
-		return
-	}
-	oauth.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (h *handler) serve(r *http.Request) (bridge.TokenResponse, error) {

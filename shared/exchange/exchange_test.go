@@ -1,9 +1,7 @@
 package exchange_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,14 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/internal/testkit"
+
 	"supabridge/shared/function"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/internal/testprovider"
 	"supabridge/shared/bridge"
-	"supabridge/shared/config"
-	"supabridge/shared/edge"
 	"supabridge/shared/exchange"
 	"supabridge/shared/keys"
 )
@@ -29,7 +27,7 @@ type fixture struct {
 	handler http.Handler
 	prov    *testprovider.Provider
 	key     *testprovider.Key
-	logs    *bytes.Buffer
+	logs    *testkit.Buffer
 }
 
 func newFixture(t *testing.T, extra map[string]string) *fixture {
@@ -45,17 +43,8 @@ func newFixture(t *testing.T, extra map[string]string) *fixture {
 	for k, v := range extra {
 		env[k] = v
 	}
-	cfg, err := config.Load(config.MapEnv(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := exchange.New(t.Context(), cfg, function.Deps{Logger: log, Keys: keys.RemoteOptions{UnknownKIDInterval: 50 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{handler: edge.Wrap(h, edge.Options{Function: "exchange", Logger: log}), prov: prov, key: key, logs: logs}
+	h, logs := testkit.Handler(t, "exchange", exchange.New, env, function.Deps{Keys: keys.RemoteOptions{UnknownKIDInterval: 50 * time.Millisecond}})
+	return &fixture{handler: h, prov: prov, key: key, logs: logs}
 }
 
 type response struct {

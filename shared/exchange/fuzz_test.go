@@ -15,9 +15,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"supabridge/internal/testkit"
 
 	"supabridge/shared/function"
 
@@ -345,31 +346,9 @@ var errorCodes = map[int][]string{
 	http.StatusRequestEntityTooLarge: {"request_too_large"},
 }
 
-// phrases collects the error descriptions seen. The contract's descriptions
-// are fixed phrases that never hold what the request sent, so over any
-// number of inputs there are only a few of them: a description that echoed
-// input would show up as a new phrase for each input.
-type phrases struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
-
-func (p *phrases) check(t *testing.T, desc string) {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.seen == nil {
-		p.seen = map[string]bool{}
-	}
-	p.seen[desc] = true
-	if len(p.seen) > 40 {
-		t.Fatalf("more than 40 distinct error descriptions, so they vary with the input; the latest: %q", desc)
-	}
-}
-
 // descriptions is shared by the fuzz targets of one process; the fuzzer
 // runs one input at a time in each.
-var descriptions phrases
+var descriptions testkit.Phrases
 
 // checkContract asserts the contract's headers and body shape and returns
 // the decoded body (nil for a 204).
@@ -424,7 +403,7 @@ func checkContract(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
 	if len(got) != 2 || !slices.Contains(codes, code) || desc == "" {
 		t.Fatalf("got error body %v for status %d, want error one of %v and a description", got, w.Code, codes)
 	}
-	descriptions.check(t, desc)
+	descriptions.Check(t, desc)
 	switch w.Code {
 	case http.StatusUnauthorized:
 		if h.Get("WWW-Authenticate") != `Bearer error="invalid_token"` {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"supabridge/internal/testlog"
+	"supabridge/internal/testkit"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/golang-jwt/jwt/v5"
@@ -48,7 +48,7 @@ func FuzzLambdaEvent(f *testing.F) {
 	for _, ev := range lambdaSeeds(f, good) {
 		f.Add(ev)
 	}
-	logs := &testlog.Buffer{} // what the standard logger writes to during the run
+	logs := &testkit.Buffer{} // what the standard logger writes to during the run
 	prev := log.Writer()
 	log.SetOutput(logs)
 	f.Cleanup(func() { log.SetOutput(prev) })

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"supabridge/internal/testlog"
+	"supabridge/internal/testkit"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -83,9 +83,9 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	oauth.WriteJSON(w, http.StatusOK, echoBody{Method: r.Method, Path: r.URL.Path, Body: string(b), Auth: r.Header.Get("Authorization") != ""})
 }
 
-func newLambda(t *testing.T) (func(ctxEvent json.RawMessage) (any, error), *testlog.Buffer) {
+func newLambda(t *testing.T) (func(ctxEvent json.RawMessage) (any, error), *testkit.Buffer) {
 	t.Helper()
-	var logs testlog.Buffer
+	var logs testkit.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	h := NewLambdaHandler(edge.Wrap(http.HandlerFunc(echo), edge.Options{Function: "exchange", Logger: logger}), logger)
 	return func(ev json.RawMessage) (any, error) { return h(t.Context(), ev) }, &logs
@@ -371,7 +371,7 @@ func TestLambdaRequestID(t *testing.T) {
 	const id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 	for _, event := range []string{"apigw-v1.json", "http-v2.json", "function-url.json", "alb.json", "alb-multi.json"} {
 		t.Run(event, func(t *testing.T) {
-			var logs testlog.Buffer
+			var logs testkit.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logs, nil))
 			h := NewLambdaHandler(edge.Wrap(http.HandlerFunc(echo), edge.Options{Function: "exchange", Logger: logger}), logger)
 			ctx := lambdacontext.NewContext(t.Context(), &lambdacontext.LambdaContext{AwsRequestID: id})
@@ -399,7 +399,7 @@ func TestLambdaRequestID(t *testing.T) {
 // aws-lambda-go-api-proxy writes to (it also prints to stdout, which this
 // test does not capture).
 func TestLambdaBadEventLogsNoToken(t *testing.T) {
-	var std testlog.Buffer
+	var std testkit.Buffer
 	prev := log.Writer()
 	log.SetOutput(&std)
 	t.Cleanup(func() { log.SetOutput(prev) })

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"supabridge/internal/testlog"
+	"supabridge/internal/testkit"
 
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
@@ -106,7 +106,7 @@ func listen(t *testing.T) net.Listener {
 
 func TestServeDrainsInFlightRequest(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
-	var logs testlog.Buffer
+	var logs testkit.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	h := edge.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
@@ -332,7 +332,7 @@ func TestRunStartFailure(t *testing.T) {
 				api = newRuntimeAPI(t, tt.apiStatus)
 				tt.env["AWS_LAMBDA_RUNTIME_API"] = api.host()
 			}
-			var stderr testlog.Buffer
+			var stderr testkit.Buffer
 			if code := run("exchange", tt.build, config.MapEnv(tt.env), &stderr); code != 1 {
 				t.Fatalf("exit code: got %d, want 1", code)
 			}
@@ -387,7 +387,7 @@ func TestRunRuntimeAPIDown(t *testing.T) {
 	ln := listen(t)
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens here now
-	var stderr testlog.Buffer
+	var stderr testkit.Buffer
 	start := time.Now()
 	code := run("exchange", okBuilder, config.MapEnv(map[string]string{"AWS_LAMBDA_RUNTIME_API": addr}), &stderr)
 	if code != 1 {
@@ -407,7 +407,7 @@ func TestRunPortInUse(t *testing.T) {
 	ln := listen(t)
 	defer ln.Close()
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	var stderr testlog.Buffer
+	var stderr testkit.Buffer
 	code := run("exchange", okBuilder, config.MapEnv(map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_JWKS_URL": testJWKS, "PORT": port}), &stderr)
 	if code != 1 {
 		t.Fatalf("exit code: got %d, want 1", code)
@@ -423,7 +423,7 @@ func TestRunServesHTTPUntilSIGTERM(t *testing.T) {
 	ln := listen(t)
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	var stderr testlog.Buffer
+	var stderr testkit.Buffer
 	codec := make(chan int, 1)
 	go func() {
 		codec <- run("exchange", okBuilder, config.MapEnv(map[string]string{

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/internal/testkit"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/shared/bridge"
@@ -66,29 +68,7 @@ func (f *fakeRefresher) take() []string {
 type refreshFuzzEnv struct {
 	handler      http.Handler
 	fakes        []*fakeRefresher
-	descriptions phrases
-}
-
-// phrases collects the error descriptions seen. The contract's descriptions
-// are fixed phrases that never hold what the request sent, so over any
-// number of inputs there are only a few of them: a description that echoed
-// input would show up as a new phrase for each input.
-type phrases struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
-
-func (p *phrases) check(t *testing.T, desc string) {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.seen == nil {
-		p.seen = map[string]bool{}
-	}
-	p.seen[desc] = true
-	if len(p.seen) > 40 {
-		t.Fatalf("more than 40 distinct error descriptions, so they vary with the input; the latest: %q", desc)
-	}
+	descriptions testkit.Phrases
 }
 
 // newRefreshFuzzEnv serves two providers, "a" and "b", so that the
@@ -315,6 +295,6 @@ func (env *refreshFuzzEnv) post(t *testing.T, ct string, body []byte) (int, map[
 	if !ok || len(got) != 2 || !slices.Contains(codes, code) || desc == "" {
 		t.Fatalf("got %d %v, want 200, 400 or 413 in the contract's shape", w.Code, got)
 	}
-	env.descriptions.check(t, desc)
+	env.descriptions.Check(t, desc)
 	return w.Code, got
 }

@@ -33,15 +33,12 @@ func New(ctx context.Context, cfg *config.Config, d function.Deps) (http.Handler
 // Handler returns the refresh handler over an existing Bridge, whose
 // providers' Refreshers it calls; log nil discards.
 func Handler(b *bridge.Bridge, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &handler{bridge: b, log: log}
+	h := &handler{bridge: b}
+	return bridge.Endpoint{Serve: h.serve, Log: log}
 }
 
 type handler struct {
 	bridge *bridge.Bridge
-	log    *slog.Logger
 }
 
 // Request is a refresh request, parsed once.
@@ -97,15 +94,6 @@ func ParseRequest(r *http.Request) (Request, error) {
 		return Request{}, bridge.ErrRefreshTokenTooLarge
 	}
 	return req, nil
-}
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	resp, err := h.serve(r)
-	if err != nil {
-		bridge.Fail(w, r, h.log, err)
-		return
-	}
-	oauth.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (h *handler) serve(r *http.Request) (bridge.TokenResponse, error) {

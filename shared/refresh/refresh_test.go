@@ -1,10 +1,8 @@
 package refresh_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/internal/testkit"
+
 	"supabridge/shared/function"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/internal/testprovider"
 	"supabridge/shared/config"
-	"supabridge/shared/edge"
 	"supabridge/shared/refresh"
 )
 
@@ -62,7 +61,7 @@ type fixture struct {
 	te   *tokenEndpoint
 	key  *testprovider.Key
 	prov *testprovider.Provider
-	logs *bytes.Buffer
+	logs *testkit.Buffer
 }
 
 func newFixture(t *testing.T, extra map[string]string) *fixture {
@@ -82,17 +81,8 @@ func newFixture(t *testing.T, extra map[string]string) *fixture {
 	for k, v := range extra {
 		env[k] = v
 	}
-	cfg, err := config.Load(config.MapEnv(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := refresh.New(t.Context(), cfg, function.Deps{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{h: edge.Wrap(h, edge.Options{Function: "refresh", Logger: log}), te: te, key: key, prov: prov, logs: logs}
+	h, logs := testkit.Handler(t, "refresh", refresh.New, env, function.Deps{})
+	return &fixture{h: h, te: te, key: key, prov: prov, logs: logs}
 }
 
 func (f *fixture) idToken(t *testing.T, mod func(map[string]any)) string {

@@ -1,7 +1,7 @@
 // Package testlog holds what tests need to read logs: a buffer a logger and
 // a test can share. It is for tests only; no function binary imports it
 // (internal/archtest checks that).
-package testlog
+package testkit
 
 import (
 	"bytes"
