@@ -49,3 +49,60 @@ func TestImportGraph(t *testing.T) {
 		})
 	}
 }
+
+// layers orders the packages of the functions from the top: a package may
+// import its own layer or any below it, never one above. A package of
+// shared/ missing here fails the test, so a new one has to be placed.
+var layers = []struct {
+	name string
+	pkgs []string
+}{
+	{"functions", []string{"functions/exchange", "functions/refresh"}},
+	{"serving", []string{"shared/platform", "shared/edge"}},
+	{"handlers", []string{"shared/exchange", "shared/refresh"}},
+	{"domain", []string{"shared/bridge", "shared/function", "shared/config"}},
+	{"leaves", []string{"shared/verify", "shared/keys", "shared/claims", "shared/idp", "shared/oauth"}},
+}
+
+func TestLayers(t *testing.T) {
+	level := map[string]int{}
+	for i, l := range layers {
+		for _, p := range l.pkgs {
+			level["supabridge/"+p] = i
+		}
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "supabridge/shared/...", "supabridge/functions/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < len(level) {
+		t.Fatalf("go list gave %d packages, want at least %d", len(lines), len(level))
+	}
+	checked := 0
+	for _, line := range lines {
+		f := strings.Fields(line)
+		pkg, imports := f[0], f[1:]
+		from, ok := level[pkg]
+		if !ok {
+			t.Errorf("%s is in no layer: place it in internal/archtest's layers", pkg)
+			continue
+		}
+		for _, imp := range imports {
+			if !strings.HasPrefix(imp, "supabridge/") {
+				continue
+			}
+			to, ok := level[imp]
+			switch {
+			case !ok:
+				t.Errorf("%s (%s) imports %s, which is in no layer", pkg, layers[from].name, imp)
+			case to < from:
+				t.Errorf("%s (%s) imports %s (%s): an upward import", pkg, layers[from].name, imp, layers[to].name)
+			}
+			checked++
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("checked %d imports, want the real graph", checked)
+	}
+}

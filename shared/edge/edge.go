@@ -52,11 +52,11 @@ func Wrap(h http.Handler, o Options) *Edge {
 // ServeHTTP implements http.Handler.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.serve(w, r, nil) }
 
-// Reject answers r with err without calling the handler, through the same
-// CORS headers, error writer and access log as every other response: the
-// platform's own refusals (a Lambda event that is no HTTP request) look like
-// any other error.
-func (e *Edge) Reject(w http.ResponseWriter, r *http.Request, err *oauth.Error) { e.serve(w, r, err) }
+// RejectEvent answers a Lambda event that is no HTTP request (r is a
+// stand-in) with bridge.ErrBadEvent, without calling the handler, through
+// the same CORS headers, error writer and access log as every other
+// response.
+func (e *Edge) RejectEvent(w http.ResponseWriter, r *http.Request) { e.serve(w, r, bridge.ErrBadEvent) }
 
 func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reject *oauth.Error) {
 	start := time.Now()

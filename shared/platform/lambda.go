@@ -16,7 +16,6 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
-	"supabridge/shared/bridge"
 	"supabridge/shared/edge"
 )
 
@@ -63,7 +62,7 @@ func Probe(event []byte) Trigger {
 
 // NewLambdaHandler returns the function lambda.Start runs: it probes each
 // event, hands it to the matching adapter, and answers a malformed event
-// through the edge (e.Reject) with the contract's JSON error instead of the
+// through the edge (e.RejectEvent) with the contract's JSON error instead of the
 // adapter's empty 504.
 func NewLambdaHandler(e *edge.Edge, logger *slog.Logger) func(ctx context.Context, event json.RawMessage) (any, error) {
 	if logger == nil {
@@ -76,7 +75,7 @@ func NewLambdaHandler(e *edge.Edge, logger *slog.Logger) func(ctx context.Contex
 	bad := func(ctx context.Context, trigger Trigger, w http.ResponseWriter) {
 		logger.WarnContext(ctx, "bad event", "trigger", trigger.String())
 		r, _ := http.NewRequestWithContext(ctx, http.MethodPost, "/", http.NoBody)
-		e.Reject(w, r, bridge.ErrBadEvent)
+		e.RejectEvent(w, r)
 	}
 	return func(ctx context.Context, event json.RawMessage) (any, error) {
 		trigger := Probe(event)
