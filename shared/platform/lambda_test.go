@@ -440,3 +440,49 @@ func TestLambdaBadEventLogsNoToken(t *testing.T) {
 		})
 	}
 }
+
+// TestLambdaBadEventsThroughTheEdge: a bad event is answered by the edge, so
+// CORS_ALLOWED_ORIGINS holds there too (no "*" when a list is configured)
+// and the access log has its line, like every other response.
+func TestLambdaBadEventsThroughTheEdge(t *testing.T) {
+	badBase64 := func(m map[string]any) { m["isBase64Encoded"], m["body"] = true, "%%% not base64 %%%" }
+	tests := []struct {
+		name  string
+		event json.RawMessage
+	}{
+		{"v1 with a body that is not base64", readEvent(t, "apigw-v1-bad-base64.json")},
+		{"v2 with a body that is not base64", patch(t, readEvent(t, "http-v2.json"), badBase64)},
+		{"ALB with a body that is not base64", patch(t, readEvent(t, "alb.json"), badBase64)},
+		{"garbage", json.RawMessage(`not json`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs testkit.Buffer
+			logger := slog.New(slog.NewJSONHandler(&logs, nil))
+			e := edge.Wrap(http.HandlerFunc(echo), edge.Options{Function: "exchange", CORSOrigins: []string{"https://app.example.com"}, Logger: logger})
+			got, err := NewLambdaHandler(e, logger)(t.Context(), tt.event)
+			if err != nil {
+				t.Fatalf("got error %v, want a JSON 400", err)
+			}
+			r := view(t, got)
+			if r.status != http.StatusBadRequest {
+				t.Fatalf("status: got %d, want 400", r.status)
+			}
+			if got := r.headers.Get("Access-Control-Allow-Origin"); got != "" {
+				t.Errorf("Access-Control-Allow-Origin: got %q, want none (a list is configured and no origin is known)", got)
+			}
+			if got := r.headers.Get("Vary"); got != "Origin" {
+				t.Errorf("Vary: got %q, want Origin", got)
+			}
+			var access []map[string]any
+			for _, l := range logs.Lines(t) {
+				if l["msg"] == "request" {
+					access = append(access, l)
+				}
+			}
+			if len(access) != 1 || access[0]["status"] != float64(http.StatusBadRequest) || access[0]["error"] != "invalid_request" {
+				t.Errorf("access log: got %v, want one line with status 400 and error invalid_request", access)
+			}
+		})
+	}
+}
