@@ -48,6 +48,7 @@ func benchClaims(p *testprovider.Provider, i int) map[string]any {
 type benchFixture struct {
 	handler http.Handler
 	key     *testprovider.Key
+	issuer  string // the issuer of key's provider
 	// auth holds ready Authorization header values, one per token.
 	auth [][]string
 }
@@ -79,7 +80,7 @@ func newBenchFixture(b *testing.B, alg string, nProviders int) *benchFixture {
 		p := testprovider.New(b, fmt.Sprintf("/application/o/app%d/", i), k)
 		entries = append(entries, entry{Name: fmt.Sprintf("app%d", i), Issuer: p.Issuer, JWKSURL: p.JWKSURL(), Audience: "app"})
 		if a == alg {
-			f.key, prov = k, p
+			f.key, prov, f.issuer = k, p, p.Issuer
 		}
 	}
 	list, err := json.Marshal(entries)
@@ -182,22 +183,30 @@ func BenchmarkHarness(b *testing.B) {
 }
 
 // BenchmarkExchangeFloorRatio times, in each iteration, one bare-crypto
-// floor exchange (bench/floor: RS256 verify + HS256 sign, standard library
-// only), one RS256 exchange through the handler with the same key, and the
-// harness alone (serve around a handler that does nothing), and reports
-// the handler/floor ratio of their times (the budget is 1.3), and the same
-// with the harness's own cost taken out of the handler's. Interleaving the
-// three makes the ratios immune to the machine speeding up or slowing down
-// between separate benchmarks.
+// floor exchange (bench/floor Floor: RS256 verify + HS256 sign, standard
+// library only), one exchange through the standard-library floor's handler
+// (bench/floor Std: the same checks and claims with encoding/json and
+// net/http, no libraries), one RS256 exchange through the handler with the
+// same key, and the harness alone (serve around a handler that does
+// nothing). It reports handler/floor (the bare-crypto budget is 1.3),
+// handler/stdfloor (issue 20's target is 1.25: both through the same
+// harness), and handler/floor with the harness's own cost taken out.
+// Interleaving makes the ratios immune to the machine speeding up or
+// slowing down between separate benchmarks.
 func BenchmarkExchangeFloorRatio(b *testing.B) {
 	f := newBenchFixture(b, "RS256", 1)
-	fl := floor.New(f.key.Signer.Public().(*rsa.PublicKey), []byte(secret))
+	pub := f.key.Signer.Public().(*rsa.PublicKey)
+	fl := floor.New(pub, []byte(secret))
+	std := floor.StdHandler(floor.NewStd(pub, []byte(secret), f.issuer, "app"))
 	raw := make([]string, len(f.auth))
 	for i, a := range f.auth {
 		raw[i] = a[0][len("Bearer "):]
 	}
+	if code := serve(std, f.auth[0]); code != http.StatusOK {
+		b.Fatalf("standard-library floor: got %d, want 200", code)
+	}
 	noop := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	var inFloor, inHandler, inHarness time.Duration
+	var inFloor, inStd, inHandler, inHarness time.Duration
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -211,15 +220,22 @@ func BenchmarkExchangeFloorRatio(b *testing.B) {
 		}
 		t2 := time.Now()
 		serve(noop, f.auth[i%benchTokens])
-		inHarness += time.Since(t2)
+		t3 := time.Now()
+		if code := serve(std, f.auth[i%benchTokens]); code != http.StatusOK {
+			b.Fatalf("standard-library floor: got %d, want 200", code)
+		}
+		inStd += time.Since(t3)
+		inHarness += t3.Sub(t2)
 		inHandler += t2.Sub(t1)
 		inFloor += t1.Sub(t0)
 		i++
 	}
 	n := float64(i)
 	b.ReportMetric(float64(inFloor.Nanoseconds())/n, "floor-ns/op")
+	b.ReportMetric(float64(inStd.Nanoseconds())/n, "stdfloor-ns/op")
 	b.ReportMetric(float64(inHandler.Nanoseconds())/n, "handler-ns/op")
 	b.ReportMetric(float64(inHarness.Nanoseconds())/n, "harness-ns/op")
 	b.ReportMetric(float64(inHandler)/float64(inFloor), "handler/floor")
+	b.ReportMetric(float64(inHandler)/float64(inStd), "handler/stdfloor")
 	b.ReportMetric(float64(inHandler-inHarness)/float64(inFloor), "net-handler/floor")
 }
