@@ -61,7 +61,7 @@ var layers = []struct {
 	{"serving", []string{"shared/platform", "shared/edge"}},
 	{"handlers", []string{"shared/exchange", "shared/refresh"}},
 	{"domain", []string{"shared/bridge", "shared/function", "shared/config"}},
-	{"leaves", []string{"shared/verify", "shared/keys", "shared/claims", "shared/idp", "shared/oauth"}},
+	{"leaves", []string{"shared/verify", "shared/keys", "shared/claims", "shared/idp", "shared/oauth", "shared/metrics"}},
 }
 
 func TestLayers(t *testing.T) {
