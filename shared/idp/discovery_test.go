@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -346,5 +347,23 @@ func TestDiscoveryRetriesFailureAfterFailure(t *testing.T) {
 			t.Fatalf("round %d: server saw %d requests, want %d", i, got, i)
 		}
 		clk.advance(time.Second)
+	}
+}
+
+// A caller that gives up says nothing about the provider: its cancelled
+// context must not be cached as the provider's failure for everyone else.
+func TestDiscoveryCallerCancelNotCached(t *testing.T) {
+	m := newMetaServer(t)
+	m.answer(200, doc(t, m.URL, nil))
+	d, _ := newDiscovery(t, m, time.Minute)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := d.Get(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: got %v, want context.Canceled", err)
+	}
+	got, err := d.Get(t.Context())
+	if err != nil || got == nil {
+		t.Fatalf("next caller: got %v, want the document (the provider never failed)", err)
 	}
 }
