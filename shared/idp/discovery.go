@@ -90,10 +90,14 @@ func (c *Discovery) Get(ctx context.Context) (*Metadata, error) {
 	if c.lastErr != nil && c.now().Sub(c.lastTry) < c.retryAfter {
 		return nil, c.lastErr
 	}
-	c.lastTry = c.now()
+	try := c.now()
 	d, err := FetchMetadata(ctx, c.http, c.issuer)
 	if err != nil {
-		c.lastErr = err
+		// A caller that gave up says nothing about the provider: caching
+		// its context error would refuse everyone else for retryAfter.
+		if ctx.Err() == nil {
+			c.lastErr, c.lastTry = err, try
+		}
 		return nil, err
 	}
 	c.doc, c.lastErr = d, nil
