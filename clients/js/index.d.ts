@@ -21,6 +21,17 @@ export declare class SupabridgeError extends Error {
   readonly error_description: string;
   /** The HTTP status, or 0 when no response arrived. */
   readonly status: number;
+  /**
+   * False for a refusal (an HTTP 4xx answer): trying again with the same token gets the
+   * same answer. True for 5xx answers, network failures and answers that are not the
+   * contract's JSON.
+   */
+  readonly retryable: boolean;
+  /**
+   * "ABORT_ERR" exactly when retryable is false: supabase-js's fetch-retry loop never
+   * retries an error with this code, so a refused token fails the query at once.
+   */
+  readonly code: 'ABORT_ERR' | undefined;
 }
 
 export interface SupabridgeAccessTokenOptions {

@@ -15,6 +15,13 @@ const DEFAULT_SKEW_SECONDS = 60;
  * error JSON ({error, error_description}) and the HTTP status. Failures that never got a
  * contract answer use status 0 and the client-side codes "network_error" (fetch threw) or
  * "invalid_response" (the body was not the contract's JSON).
+ *
+ * A refusal (an HTTP 4xx answer: the same token would be refused again) has
+ * `retryable: false` and `code: "ABORT_ERR"`. supabase-js (postgrest-js 2.105 and later)
+ * retries a GET whose fetch rejects, after 1, 2 and 4 s, unless the rejection is an abort,
+ * which it recognises by that code; so a refused provider token costs one exchange and the
+ * query fails at once. Everything else (502, network failures) may pass: it is retryable and
+ * has no code.
  */
 export class SupabridgeError extends Error {
   /**
@@ -27,8 +34,15 @@ export class SupabridgeError extends Error {
     this.error = error;
     this.error_description = error_description;
     this.status = status;
+    /** @type {boolean} */
+    this.retryable = !(status >= 400 && status < 500);
+    /** @type {'ABORT_ERR' | undefined} */
+    this.code = this.retryable ? undefined : ABORT_ERR;
   }
 }
+
+/** The code supabase-js's fetch-retry loop treats as "never retry" (Node's AbortError code). */
+const ABORT_ERR = 'ABORT_ERR';
 
 /**
  * supabridgeAccessToken returns the function to pass as supabase-js's `accessToken` option.

@@ -12,8 +12,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-/** REPO_ROOT is the Go module root, two levels above clients/js. */
-export const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+/**
+ * REPO_ROOT is the Go module root: SUPABRIDGE_REPO_ROOT when set (scripts/test.sh sets it,
+ * because under Node 20 the suite runs on a copy of the package outside the repository),
+ * else two levels above clients/js.
+ */
+export const REPO_ROOT = process.env.SUPABRIDGE_REPO_ROOT
+  ? resolve(process.env.SUPABRIDGE_REPO_ROOT)
+  : resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
 const run = promisify(execFile);
 
@@ -193,6 +199,25 @@ export function verifyHS256(token, secret) {
   const got = Buffer.from(s, 'base64url');
   if (got.length !== want.length || !timingSafeEqual(got, want)) throw new Error('HS256 signature does not verify');
   return { header, payload: JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) };
+}
+
+/** signHS256 signs payload with secret (for the legacy anon key, which is such a JWT). */
+export function signHS256(payload, secret) {
+  const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc(payload)}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+/**
+ * clientOptionsForThisNode is what createClient needs on the running Node: nothing on
+ * Node 22 and later; on Node 20 a realtime transport (the `ws` package), without which
+ * supabase-js 2.105.2 to 2.109.0 throw "Node.js 20 detected without native WebSocket
+ * support" from createClient.
+ */
+export async function clientOptionsForThisNode() {
+  if (Number(process.versions.node.split('.')[0]) >= 22) return {};
+  const { default: WebSocket } = await import('ws');
+  return { realtime: { transport: WebSocket } };
 }
 
 /** decodeJWT reads a JWT's payload without verifying it. */
