@@ -52,14 +52,17 @@ const LISTENING = /^supabridge: listening on (http:\/\/127\.0\.0\.1:\d+)$/;
 
 /**
  * startSupabridge runs `<bin> serve --addr 127.0.0.1:0` with exactly the given environment
- * (plus PATH and HOME) and resolves {base, stop, stderr} once the first stdout line names
- * the address. Without AUTH_* variables the development issuer is mounted at /dev/issuer.
+ * (plus PATH and HOME) and resolves {base, stop, stderr, waitLine} once the first stdout
+ * line names the address. With devIssuer it passes --dev-issuer: the development issuer is
+ * mounted at /dev/issuer, and without a secret in env serve makes one and prints it
+ * (waitLine(/^supabridge: dev secret (\S+)$/) reads it).
  *
  * @param {string} bin
  * @param {Record<string, string>} env
  */
-export async function startSupabridge(bin, env, { timeoutMs = 30_000 } = {}) {
-  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0'], {
+export async function startSupabridge(bin, env, { timeoutMs = 30_000, devIssuer = false } = {}) {
+  const args = ['serve', '--addr', '127.0.0.1:0', ...(devIssuer ? ['--dev-issuer'] : [])];
+  const child = spawn(bin, args, {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -93,10 +96,39 @@ export async function startSupabridge(bin, env, { timeoutMs = 30_000 } = {}) {
     throw err;
   });
 
+  /** @type {{re: RegExp, resolve: (m: RegExpExecArray) => void}[]} */
+  const waiting = [];
+  lines.on('line', (line) => {
+    for (const [i, w] of waiting.entries()) {
+      const m = w.re.exec(line);
+      if (m) {
+        waiting.splice(i, 1);
+        w.resolve(m);
+        break;
+      }
+    }
+  });
+
   return {
     base,
     stdoutLines,
     stderr: () => stderr,
+    /**
+     * waitLine resolves the match of the first stdout line (printed so far or later)
+     * matching re.
+     * @param {RegExp} re
+     * @returns {Promise<RegExpExecArray>}
+     */
+    waitLine(re, ms = 10_000) {
+      for (const line of stdoutLines) {
+        const m = re.exec(line);
+        if (m) return Promise.resolve(m);
+      }
+      return new Promise((resolveLine, reject) => {
+        const timer = setTimeout(() => reject(new Error(`supabridge serve printed no line matching ${re} in ${ms} ms`)), ms);
+        waiting.push({ re, resolve: (m) => { clearTimeout(timer); resolveLine(m); } });
+      });
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
