@@ -72,7 +72,7 @@ node20)
 	node="$(node_bin "$NODE20_VERSION")"
 	work="$cache/node20"
 	mkdir -p "$work"
-	cp "$pkg/compat/node20/package.json" "$pkg/compat/node20/package-lock.json" "$work/"
+	cp "$pkg/compat/node20/package.json" "$pkg/compat/node20/package-lock.json" "$pkg/compat/node20/.npmrc" "$work/"
 	npm_ci "$work"
 	# A fresh copy of the package inside the install: bare imports from it resolve in
 	# $work/node_modules, and '@supabridge/client' resolves to the copy itself.
@@ -91,4 +91,5 @@ say "$("$node" -v), supabase-js $(cd "$suite" && "$node" -p "require('@supabase/
 cd "$suite"
 export SUPABRIDGE_REPO_ROOT="$root"
 export PATH="$(dirname "$node"):$PATH"
-exec "$node" --test "$@" test/*.test.js
+if [[ $# -eq 0 ]]; then set -- test/*.test.js; fi
+exec "$node" --test "$@"

@@ -23,6 +23,15 @@ it('tsc accepts index.js, index.d.ts and test/types/usage.ts', { timeout: 60_000
   }
 });
 
+it('tsc accepts the Auth.js v5 examples (examples/*.ts) as a Next.js app compiles them', { timeout: 60_000 }, async () => {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  try {
+    await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.examples.json'], { cwd: root });
+  } catch (err) {
+    assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
+  }
+});
+
 it('index.d.ts declares exactly what index.js exports', async () => {
   const dts = await readFile(new URL('../index.d.ts', import.meta.url), 'utf8');
   const declared = [...dts.matchAll(/^export declare (?:function|class|const) (\w+)/gm)].map((m) => m[1]).sort();
