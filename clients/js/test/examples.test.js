@@ -16,8 +16,8 @@ const here = new URL('..', import.meta.url); // clients/js/ (or its copy, under 
 const repo = pathToFileURL(`${REPO_ROOT}/`);
 
 const DOCS = [
-  { name: 'clients/js/README.md', doc: new URL('README.md', here), base: here, want: ['examples/supabase.js', 'examples/nextauth.js'] },
-  { name: 'README.md', doc: new URL('README.md', repo), base: repo, want: ['clients/js/examples/supabase.js', 'clients/js/examples/nextauth.js'] },
+  { name: 'clients/js/README.md', doc: new URL('README.md', here), base: here, want: ['examples/supabase.js', 'examples/auth.config.ts', 'examples/auth.ts', 'examples/nextauth.js'] },
+  { name: 'README.md', doc: new URL('README.md', repo), base: repo, want: ['clients/js/examples/supabase.js', 'clients/js/examples/auth.config.ts', 'clients/js/examples/auth.ts'] },
 ];
 
 const MARKED_BLOCK = /<!-- example: (\S+) -->\n```(?:js|ts)\n([\s\S]*?)```\n/g;
