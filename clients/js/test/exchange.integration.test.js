@@ -225,8 +225,10 @@ describe('against the real exchange function and supabase-js', { timeout: 300_00
       { name: 'rpc (GET)', rpc: true, run: (q) => q.throwOnError().then(() => assert.fail('the query succeeded'), (e) => e) },
     ];
     for (const c of cases) {
-      await t.test(c.name, async () => {
-        const { supabase, fetch } = client(() => broken(tokenB));
+      await t.test(c.name, async (st) => {
+        const warn = st.mock.method(console, 'warn', () => {});
+        const refused = broken(tokenB);
+        const { supabase, fetch } = client(() => refused);
         const started = performance.now();
         const query = c.rpc ? supabase.rpc('items_count', {}, { get: true }) : supabase.from('items').select();
         const err = await c.run(query);
@@ -239,6 +241,14 @@ describe('against the real exchange function and supabase-js', { timeout: 300_00
         assert.equal(gateway.rest.length, 0, 'a request reached PostgREST');
         // supabase-js's first back-off is 1 s: finishing well before it means no retry waited.
         assert.ok(ms < 900, `the query took ${ms} ms; a retry back-off starts at 1000 ms`);
+        // createClient asked for a token for Realtime too (merged into the same exchange) and
+        // logs its failure with console.warn: the SupabridgeError, without the token.
+        await new Promise((r) => setImmediate(r));
+        assert.equal(warn.mock.callCount(), 1, 'console.warn calls');
+        const args = warn.mock.calls[0].arguments;
+        assert.equal(args[0], 'Failed to set initial Realtime auth token:');
+        assert.equal(args[1]?.name, 'SupabridgeError');
+        assert.ok(!String(args[1]?.message).includes(refused) && !String(args[1]?.stack).includes(refused), 'the warning holds the token');
       });
     }
   });
