@@ -9,11 +9,15 @@ GOARCH_LAMBDA ?= arm64
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# make run's port: PORT=9999 make run. The address stays loopback: the development issuer
+# refuses any other (run `supabridge serve --addr` with your own provider for that).
+PORT ?= 8787
 
 .PHONY: run
-run: ## serve every function at http://127.0.0.1:8787/functions/v1/<name> (dev issuer when no provider is set)
-	$(GO) run ./cmd/supabridge serve
+run: ## serve every function at http://127.0.0.1:$PORT/functions/v1/<name> (PORT default 8787) with the development issuer
+	@$(GO) run ./cmd/supabridge serve --dev-issuer --addr 127.0.0.1:$(PORT)
 
 .PHONY: test
 test: lint test-go fuzz-short test-js ## everything CI runs: lint, Go tests with -race, every fuzz target briefly, the JS client's tests
@@ -26,9 +30,14 @@ dex: ## build the Dex binary the integration tests run (once per machine, cached
 test-go: dex ## Go tests with the race detector
 	$(GO) test -race -count=1 ./...
 
-.PHONY: test-js
-test-js: ## JS client: unit, type and integration tests against the real functions and Dex (Node 20+)
-	cd clients/js && npm ci --no-audit --no-fund && npm test
+.PHONY: test-js test-js-node22 test-js-node20
+test-js: test-js-node22 test-js-node20 ## JS client on both supported set-ups (Node 22 + newest supabase-js, Node 20 + the newest that supports it)
+
+test-js-node22: dex ## JS client: every test on Node 22 (npm registry's node, cached outside the repo) with clients/js/package-lock.json
+	bash clients/js/scripts/test.sh node22
+
+test-js-node20: dex ## JS client: every test on Node 20 with clients/js/compat/node20/package-lock.json (supabase-js 2.109, ws)
+	bash clients/js/scripts/test.sh node20
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck (pinned in go.mod)

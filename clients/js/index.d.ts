@@ -1,4 +1,7 @@
-/** The marker Auth.js / NextAuth apps check on the session to force a new sign-in. */
+/** The marker Auth.js v5 apps check on the session to force a new sign-in (the default). */
+export declare const REFRESH_TOKEN_ERROR: 'RefreshTokenError';
+
+/** The marker of the NextAuth v4 guides: pass it as `errorMarker` where an app checks it. */
 export declare const REFRESH_ACCESS_TOKEN_ERROR: 'RefreshAccessTokenError';
 
 /** The fetch this module calls: the global fetch or any function with its shape. */
@@ -21,6 +24,17 @@ export declare class SupabridgeError extends Error {
   readonly error_description: string;
   /** The HTTP status, or 0 when no response arrived. */
   readonly status: number;
+  /**
+   * False for a refusal (an HTTP 4xx answer): trying again with the same token gets the
+   * same answer. True for 5xx answers, network failures and answers that are not the
+   * contract's JSON.
+   */
+  readonly retryable: boolean;
+  /**
+   * "ABORT_ERR" exactly when retryable is false: supabase-js's fetch-retry loop never
+   * retries an error with this code, so a refused token fails the query at once.
+   */
+  readonly code: 'ABORT_ERR' | undefined;
 }
 
 export interface SupabridgeAccessTokenOptions {
@@ -46,7 +60,7 @@ export declare function supabridgeAccessToken(
   options: SupabridgeAccessTokenOptions,
 ): () => Promise<string | null>;
 
-export interface RefreshProviderTokensOptions {
+export interface RefreshProviderTokensOptions<M extends string = 'RefreshTokenError'> {
   /** The refresh function, e.g. `${supabaseUrl}/functions/v1/refresh`. */
   url: string | URL;
   /** The provider's name, when the refresh function serves several. */
@@ -56,10 +70,15 @@ export interface RefreshProviderTokensOptions {
   skewSeconds?: number;
   /** The clock, in milliseconds since the epoch (like Date.now, the default). For tests. */
   now?: () => number;
+  /**
+   * The `error` a failed refresh sets: "RefreshTokenError" (Auth.js v5) by default,
+   * REFRESH_ACCESS_TOKEN_ERROR for apps written after the NextAuth v4 guides.
+   */
+  errorMarker?: M;
 }
 
-/** The fields refreshProviderTokens reads from and writes to the NextAuth token. */
-export interface ProviderTokenFields {
+/** The fields refreshProviderTokens reads from and writes to the Auth.js token. */
+export interface ProviderTokenFields<M extends string = 'RefreshTokenError'> {
   /** The provider's access token. */
   access_token?: string;
   /** The provider's ID token. */
@@ -70,8 +89,8 @@ export interface ProviderTokenFields {
   expires_at?: number;
   /** The Supabase JWT minted by the last refresh. */
   supabase_access_token?: string;
-  /** Set when the last refresh failed; cleared by a successful one. */
-  error?: 'RefreshAccessTokenError';
+  /** Set (to the errorMarker) when the last refresh failed; cleared by a successful one. */
+  error?: M;
   /** The contract's error code of the failed refresh (invalid_grant means: sign in again). */
   refresh_error?: string;
 }
@@ -79,9 +98,10 @@ export interface ProviderTokenFields {
 /**
  * refreshProviderTokens is the body of an Auth.js / NextAuth `jwt` callback after sign-in:
  * it returns the token unchanged until expires_at - skewSeconds, then refreshes through
- * supabridge's refresh function, or marks the token with error "RefreshAccessTokenError".
+ * supabridge's refresh function, or marks the token with `error` set to the errorMarker
+ * ("RefreshTokenError" by default).
  */
-export declare function refreshProviderTokens<T extends object>(
+export declare function refreshProviderTokens<T extends object, M extends string = 'RefreshTokenError'>(
   token: T,
-  options: RefreshProviderTokensOptions,
-): Promise<T & ProviderTokenFields>;
+  options: RefreshProviderTokensOptions<M>,
+): Promise<T & ProviderTokenFields<M>>;

@@ -5,7 +5,10 @@
 // It never logs: tokens pass through it, so it writes nothing to the console and puts no
 // token into an error message.
 
-/** The marker Auth.js / NextAuth apps check on the session to force a new sign-in. */
+/** The marker Auth.js v5 apps check on the session to force a new sign-in (the default). */
+export const REFRESH_TOKEN_ERROR = 'RefreshTokenError';
+
+/** The marker of the NextAuth v4 guides, for apps that check it: pass it as `errorMarker`. */
 export const REFRESH_ACCESS_TOKEN_ERROR = 'RefreshAccessTokenError';
 
 const DEFAULT_SKEW_SECONDS = 60;
@@ -15,6 +18,13 @@ const DEFAULT_SKEW_SECONDS = 60;
  * error JSON ({error, error_description}) and the HTTP status. Failures that never got a
  * contract answer use status 0 and the client-side codes "network_error" (fetch threw) or
  * "invalid_response" (the body was not the contract's JSON).
+ *
+ * A refusal (an HTTP 4xx answer: the same token would be refused again) has
+ * `retryable: false` and `code: "ABORT_ERR"`. supabase-js (postgrest-js 2.105 and later)
+ * retries a GET whose fetch rejects, after 1, 2 and 4 s, unless the rejection is an abort,
+ * which it recognises by that code; so a refused provider token costs one exchange and the
+ * query fails at once. Everything else (502, network failures) may pass: it is retryable and
+ * has no code.
  */
 export class SupabridgeError extends Error {
   /**
@@ -27,8 +37,15 @@ export class SupabridgeError extends Error {
     this.error = error;
     this.error_description = error_description;
     this.status = status;
+    /** @type {boolean} */
+    this.retryable = !(status >= 400 && status < 500);
+    /** @type {'ABORT_ERR' | undefined} */
+    this.code = this.retryable ? undefined : ABORT_ERR;
   }
 }
+
+/** The code supabase-js's fetch-retry loop treats as "never retry" (Node's AbortError code). */
+const ABORT_ERR = 'ABORT_ERR';
 
 /**
  * supabridgeAccessToken returns the function to pass as supabase-js's `accessToken` option.
@@ -109,7 +126,8 @@ export function supabridgeAccessToken(options) {
  * returns a new token object with the provider's new access_token, id_token and
  * refresh_token (the old refresh token is kept when the provider does not rotate),
  * expires_at, and the Supabase JWT as supabase_access_token. When the refresh fails it
- * returns the token with error "RefreshAccessTokenError" and refresh_error set to the
+ * returns the token with `error` set to errorMarker ("RefreshTokenError", Auth.js v5's, by
+ * default; REFRESH_ACCESS_TOKEN_ERROR for NextAuth v4 apps) and refresh_error set to the
  * contract's error code. Concurrent calls for one refresh token share one request, so a
  * rotating provider never sees the same refresh token twice from this process.
  *
@@ -121,13 +139,17 @@ export function supabridgeAccessToken(options) {
  * @param {typeof fetch} [options.fetch]
  * @param {number} [options.skewSeconds] refresh this many seconds before expires_at (default 60)
  * @param {() => number} [options.now] the clock in milliseconds since the epoch, like Date.now
+ * @param {string} [options.errorMarker] the `error` a failed refresh sets (default "RefreshTokenError")
  */
 export async function refreshProviderTokens(token, options) {
-  const { url, provider, skewSeconds = DEFAULT_SKEW_SECONDS } = options ?? {};
+  const { url, provider, skewSeconds = DEFAULT_SKEW_SECONDS, errorMarker = REFRESH_TOKEN_ERROR } = options ?? {};
   checkURL(url, 'refreshProviderTokens');
   checkSkew(skewSeconds, 'refreshProviderTokens');
   if (provider !== undefined && typeof provider !== 'string') {
     throw new TypeError('refreshProviderTokens: provider must be a string');
+  }
+  if (typeof errorMarker !== 'string' || errorMarker === '') {
+    throw new TypeError('refreshProviderTokens: errorMarker must be a non-empty string');
   }
   const fetcher = fetchOption(options.fetch, 'refreshProviderTokens');
   const now = clockOption(options.now, 'refreshProviderTokens');
@@ -140,7 +162,7 @@ export async function refreshProviderTokens(token, options) {
   }
   const refreshToken = t.refresh_token;
   if (typeof refreshToken !== 'string' || refreshToken === '') {
-    return /** @type {T} */ ({ ...t, error: REFRESH_ACCESS_TOKEN_ERROR, refresh_error: 'invalid_request' });
+    return /** @type {T} */ ({ ...t, error: errorMarker, refresh_error: 'invalid_request' });
   }
 
   let body;
@@ -148,7 +170,7 @@ export async function refreshProviderTokens(token, options) {
     body = await sharedRefresh(fetcher, String(url), refreshToken, provider);
   } catch (err) {
     const code = err instanceof SupabridgeError ? err.error : 'server_error';
-    return /** @type {T} */ ({ ...t, error: REFRESH_ACCESS_TOKEN_ERROR, refresh_error: code });
+    return /** @type {T} */ ({ ...t, error: errorMarker, refresh_error: code });
   }
 
   const supabaseToken = tokenOf(body);

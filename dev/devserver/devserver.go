@@ -32,6 +32,13 @@ type Options struct {
 	Env config.Env
 	// Functions to mount at /functions/v1/<name>.
 	Functions []Function
+	// DevIssuer mounts the development issuer at IssuerPath and points the
+	// functions at it. Run refuses it unless the listener is on a loopback
+	// address, no provider is configured, and the Supabase secret is unset
+	// (a throwaway one is made) or Supabase's public example secret: the issuer
+	// signs a token for any sub it is asked for, so the tokens minted from them
+	// must never be ones a real Supabase accepts.
+	DevIssuer bool
 	// Out receives the start-up lines; Logger the request log.
 	Out    io.Writer
 	Logger *slog.Logger
@@ -46,26 +53,76 @@ var providerVars = []string{
 	config.EnvAuthProviders, config.EnvAuthProvidersFile,
 }
 
-var secretVars = []string{config.EnvSecret, config.EnvSecret + "_FILE", config.EnvSecretAlias, config.EnvSecretAlias + "_FILE"}
-
-func anySet(env config.Env, names []string) bool {
-	for _, n := range names {
-		if v, ok := env(n); ok && v != "" {
-			return true
-		}
-	}
-	return false
+// refreshVars are the variables that configure refresh; with the development
+// issuer they must be unset, because the server sets them to the issuer's.
+var refreshVars = []string{
+	config.EnvAuthClientID, config.EnvAuthTokenURL, config.EnvAuthClientSecret, config.EnvAuthClientSecret + "_FILE",
 }
 
-// Run serves until ctx ends.
-func Run(ctx context.Context, o Options) error {
-	base := "http://" + o.Listener.Addr().String()
-	if tcp, ok := o.Listener.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
-		base = fmt.Sprintf("http://127.0.0.1:%d", tcp.Port)
+var secretVars = []string{config.EnvSecret, config.EnvSecret + "_FILE", config.EnvSecretAlias, config.EnvSecretAlias + "_FILE"}
+
+// firstSet returns the first of names set to a non-empty value, or "".
+func firstSet(env config.Env, names []string) string {
+	for _, n := range names {
+		if v, ok := env(n); ok && v != "" {
+			return n
+		}
 	}
+	return ""
+}
+
+// check refuses the option combinations Run must never serve.
+func check(o Options) error {
+	provider := firstSet(o.Env, providerVars)
+	if !o.DevIssuer {
+		if provider == "" {
+			return ErrNoProvider
+		}
+		return nil
+	}
+	if provider != "" {
+		return fmt.Errorf("%w (%s is set)", ErrDevIssuerWithProvider, provider)
+	}
+	if v := firstSet(o.Env, refreshVars); v != "" {
+		return fmt.Errorf("%w (%s is set)", ErrDevIssuerWithProvider, v)
+	}
+	if name := firstSet(o.Env, secretVars); name != "" {
+		// Only the two plain variables can hold the example secret; a *_FILE
+		// secret is a deployment's.
+		v, _ := o.Env(name)
+		if v != config.ExampleSecret {
+			return fmt.Errorf("%w (%s)", ErrDevIssuerRealSecret, name)
+		}
+	}
+	tcp, ok := o.Listener.Addr().(*net.TCPAddr)
+	if !ok || !tcp.IP.IsLoopback() {
+		return fmt.Errorf("%w (listening on %s)", ErrDevIssuerNotLoopback, o.Listener.Addr())
+	}
+	return nil
+}
+
+// BaseURL is the URL the server prints for its listener: the real address, so
+// a server bound to every interface says so (http://0.0.0.0:8787) instead of
+// pretending to be loopback-only.
+func BaseURL(addr net.Addr) string {
+	return "http://" + addr.String()
+}
+
+// Run serves until ctx ends. It refuses, before serving anything, what
+// [Options.DevIssuer] documents, and a server without any provider (nothing it
+// served could verify a token).
+func Run(ctx context.Context, o Options) error {
+	if err := check(o); err != nil {
+		return err
+	}
+	base := BaseURL(o.Listener.Addr())
 	overlay := map[string]string{}
-	fmt.Fprintf(o.Out, "supabridge: listening on %s\n", base)
-	if !anySet(o.Env, secretVars) {
+	if tcp, ok := o.Listener.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		fmt.Fprintf(o.Out, "supabridge: listening on %s (every interface)\n", base)
+	} else {
+		fmt.Fprintf(o.Out, "supabridge: listening on %s\n", base)
+	}
+	if firstSet(o.Env, secretVars) == "" {
 		var b [32]byte
 		_, _ = rand.Read(b[:])
 		overlay[config.EnvSecret] = hex.EncodeToString(b[:])
@@ -75,15 +132,16 @@ func Run(ctx context.Context, o Options) error {
 	}
 	mux := http.NewServeMux()
 	var dev *issuer.Issuer
-	if !anySet(o.Env, providerVars) {
+	if o.DevIssuer {
 		var err error
 		dev, err = issuer.New(base + IssuerPath)
 		if err != nil {
 			return err
 		}
 		overlay[config.EnvAuthIssuer] = dev.URL()
+		overlay[config.EnvAuthClientID] = issuer.ClientID
 		mux.Handle(IssuerPath+"/", dev.Handler(IssuerPath))
-		fmt.Fprintf(o.Out, "supabridge: no provider configured; development issuer at %s\n", dev.URL())
+		fmt.Fprintf(o.Out, "supabridge: development issuer at %s (signs a token for any sub: loopback only)\n", dev.URL())
 	}
 	env := func(k string) (string, bool) {
 		if v, ok := overlay[k]; ok {
@@ -91,6 +149,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return o.Env(k)
 	}
+	served := map[string]bool{}
 	for _, f := range o.Functions {
 		h, err := platform.NewHandler(ctx, f.Name, f.Build, env, o.Logger)
 		if err != nil {
@@ -100,15 +159,37 @@ func Run(ctx context.Context, o Options) error {
 			}
 			return err
 		}
+		served[f.Name] = true
 		mux.Handle("/functions/v1/"+f.Name, h)
 		mux.Handle("/functions/v1/"+f.Name+"/", h)
 		fmt.Fprintf(o.Out, "supabridge: %s at %s/functions/v1/%s\n", f.Name, base, f.Name)
+	}
+	if len(served) == 0 {
+		return ErrNothingServed
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteError(w, oauth.New(http.StatusNotFound, "not_found", "No function here; try /functions/v1/exchange."))
 	})
 	if dev != nil {
-		fmt.Fprintf(o.Out, "supabridge: try it:\n  curl -s -X POST %s/functions/v1/exchange -H \"Authorization: Bearer $(curl -s -X POST -d sub=alice -d email=alice@example.com %s/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\"\n", base, dev.URL())
+		fmt.Fprintf(o.Out, "supabridge: try it:\n")
+		if served["exchange"] {
+			fmt.Fprintf(o.Out, "  %s\n", ExchangeCurl(base, dev.URL()))
+		}
+		if served["refresh"] {
+			fmt.Fprintf(o.Out, "  %s\n", RefreshCurl(base, dev.URL()))
+		}
 	}
 	return platform.Serve(ctx, mux, o.Listener, o.Logger)
+}
+
+// ExchangeCurl is the shell line the banner prints for exchange: sign in at the
+// development issuer as alice, and exchange her token.
+func ExchangeCurl(base, issuerURL string) string {
+	return fmt.Sprintf(`curl -s -X POST %s/functions/v1/exchange -H "Authorization: Bearer $(curl -s -X POST -d sub=alice -d email=alice@example.com %s/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')"`, base, issuerURL)
+}
+
+// RefreshCurl is the shell line the banner prints for refresh: sign in at the
+// development issuer as alice, and redeem her refresh token.
+func RefreshCurl(base, issuerURL string) string {
+	return fmt.Sprintf(`curl -s -X POST %s/functions/v1/refresh -d grant_type=refresh_token -d refresh_token="$(curl -s -X POST -d sub=alice -d email=alice@example.com %s/token | sed -E 's/.*"refresh_token":"([^"]+)".*/\1/')"`, base, issuerURL)
 }

@@ -1,6 +1,6 @@
-import { refreshProviderTokens } from '@supabridge/client';
+import { REFRESH_ACCESS_TOKEN_ERROR, refreshProviderTokens } from '@supabridge/client';
 
-// Auth.js / NextAuth callbacks: pass as `callbacks` in your NextAuth config.
+// NextAuth v4 callbacks: pass as `callbacks` in your NextAuth options (Auth.js v5: auth.config.ts).
 export const callbacks = {
   async jwt({ token, account }) {
     if (account) {
@@ -16,6 +16,7 @@ export const callbacks = {
     // Every later call: renew through supabridge's refresh function near expiry.
     return refreshProviderTokens(token, {
       url: `${process.env.SUPABASE_URL}/functions/v1/refresh`,
+      errorMarker: REFRESH_ACCESS_TOKEN_ERROR, // the v4 guides' marker, which your app checks
     });
   },
   async session({ session, token }) {

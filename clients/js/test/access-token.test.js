@@ -161,34 +161,34 @@ describe('supabridgeAccessToken', () => {
             status: 401,
             headers: { 'Content-Type': 'application/json', 'WWW-Authenticate': 'Bearer error="invalid_token"' },
           }),
-        want: { error: 'invalid_token', error_description: 'the token has expired', status: 401 },
+        want: { error: 'invalid_token', error_description: 'the token has expired', status: 401, retryable: false, code: 'ABORT_ERR' },
       },
       {
         name: '502 contract error',
         respond: () => json(502, { error: 'temporarily_unavailable', error_description: 'the provider did not answer' }),
-        want: { error: 'temporarily_unavailable', error_description: 'the provider did not answer', status: 502 },
+        want: { error: 'temporarily_unavailable', error_description: 'the provider did not answer', status: 502, retryable: true, code: undefined },
       },
       {
         name: 'error without a description',
         respond: () => json(400, { error: 'invalid_request' }),
-        want: { error: 'invalid_request', error_description: '', status: 400 },
+        want: { error: 'invalid_request', error_description: '', status: 400, retryable: false, code: 'ABORT_ERR' },
       },
       {
         name: 'non-JSON 502 from a proxy',
         respond: () => new Response('<html>Bad Gateway</html>', { status: 502 }),
-        want: { error: 'invalid_response', status: 502 },
+        want: { error: 'invalid_response', status: 502, retryable: true, code: undefined },
       },
       {
         name: '200 without a token',
         respond: () => json(200, { token_type: 'bearer' }),
-        want: { error: 'invalid_response', status: 200 },
+        want: { error: 'invalid_response', status: 200, retryable: true },
       },
       {
         name: 'network failure',
         respond: () => {
           throw networkFailure;
         },
-        want: { error: 'network_error', status: 0 },
+        want: { error: 'network_error', status: 0, retryable: true, code: undefined },
         cause: networkFailure,
       },
     ];

@@ -5,24 +5,26 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 
 import { callbacks } from '../examples/nextauth.js';
 import { REFRESH_ACCESS_TOKEN_ERROR } from '../index.js';
 import { json, spyConsole, stubFetch } from './helpers.js';
+import { REPO_ROOT } from './harness.js';
 
-const here = new URL('..', import.meta.url); // clients/js/
-const repo = new URL('../../', here);
+const here = new URL('..', import.meta.url); // clients/js/ (or its copy, under Node 20)
+const repo = pathToFileURL(`${REPO_ROOT}/`);
 
 const DOCS = [
-  { doc: new URL('README.md', here), base: here, want: ['examples/supabase.js', 'examples/nextauth.js'] },
-  { doc: new URL('README.md', repo), base: repo, want: ['clients/js/examples/supabase.js', 'clients/js/examples/nextauth.js'] },
+  { name: 'clients/js/README.md', doc: new URL('README.md', here), base: here, want: ['examples/supabase.js', 'examples/auth.config.ts', 'examples/auth.ts', 'examples/nextauth.js'] },
+  { name: 'README.md', doc: new URL('README.md', repo), base: repo, want: ['clients/js/examples/supabase.js', 'clients/js/examples/auth.config.ts', 'clients/js/examples/auth.ts'] },
 ];
 
-const MARKED_BLOCK = /<!-- example: (\S+) -->\n```js\n([\s\S]*?)```\n/g;
+const MARKED_BLOCK = /<!-- example: (\S+) -->\n```(?:js|ts)\n([\s\S]*?)```\n/g;
 
 describe('README snippets', () => {
-  for (const { doc, base, want } of DOCS) {
-    it(`${doc.pathname.slice(repo.pathname.length)} shows the example files verbatim`, async () => {
+  for (const { name, doc, base, want } of DOCS) {
+    it(`${name} shows the example files verbatim`, async () => {
       const text = await readFile(doc, 'utf8');
       const blocks = [...text.matchAll(MARKED_BLOCK)];
       assert.deepEqual(blocks.map((m) => m[1]), want, 'marked blocks');

@@ -15,15 +15,18 @@ import {
   mintProviderToken,
   newSecret,
   startGateway,
+  signHS256,
   startSupabridge,
   verifyHS256,
+  clientOptionsForThisNode,
 } from './harness.js';
 
-const ANON_KEY = 'anon-key-for-tests';
+// The new API key format; the legacy anon key (a JWT signed with the secret) is made in before().
+const PUBLISHABLE_KEY = 'sb_publishable_Zm9yLXRlc3RzLW9ubHk_4yQ2kLm8';
 const ROWS = [{ id: 1, title: 'first' }];
 
 describe('against the real exchange function and supabase-js', { timeout: 300_000 }, () => {
-  const secret = newSecret();
+  let secret = '';
   /** @type {Awaited<ReturnType<typeof buildSupabridge>>} */
   let build;
   /** @type {Awaited<ReturnType<typeof startSupabridge>>} */
@@ -32,14 +35,19 @@ describe('against the real exchange function and supabase-js', { timeout: 300_00
   let gateway;
   let tokenA = '';
   let tokenB = '';
+  let legacyAnonKey = '';
+  let clientOptions = {};
 
   before(async () => {
     build = await buildSupabridge();
-    // Our own secret, so serve prints none and the test can verify what it mints.
-    server = await startSupabridge(build.bin, { SUPABASE_JWT_SECRET: secret });
+    // As make run: the development issuer, and the throwaway secret serve prints.
+    server = await startSupabridge(build.bin, {}, { devIssuer: true });
+    secret = (await server.waitLine(/^supabridge: dev secret ([0-9a-f]{64})$/))[1];
     gateway = await startGateway(server.base, ROWS);
     tokenA = await mintProviderToken(server.base, { sub: 'user-a', email: 'a@example.com' });
     tokenB = await mintProviderToken(server.base, { sub: 'user-b', email: 'b@example.com' });
+    legacyAnonKey = signHS256({ iss: 'supabase', role: 'anon', iat: 1_700_000_000, exp: 2_000_000_000 }, secret);
+    clientOptions = await clientOptionsForThisNode();
   });
 
   after(async () => {
@@ -54,8 +62,9 @@ describe('against the real exchange function and supabase-js', { timeout: 300_00
     const fetch = countingFetch('/functions/v1/exchange');
     const supabase = createSupabaseClient({
       supabaseUrl: gateway.url,
-      supabaseAnonKey: ANON_KEY,
+      supabaseKey: PUBLISHABLE_KEY,
       getProviderToken,
+      clientOptions,
       fetch,
       ...options,
     });
@@ -63,7 +72,6 @@ describe('against the real exchange function and supabase-js', { timeout: 300_00
   }
 
   it('sends a token PostgREST accepts: HS256 with the secret, no kid, the contract claims', async () => {
-    assert.equal(server.stdoutLines.some((l) => l.startsWith('supabridge: dev secret')), false, 'serve printed a dev secret although one was set');
     const { supabase, fetch } = client(() => tokenA);
     const before = Math.floor(Date.now() / 1000);
     const { data, error } = await supabase.from('items').select();
@@ -75,7 +83,7 @@ describe('against the real exchange function and supabase-js', { timeout: 300_00
     const req = gateway.rest[0];
     assert.equal(req.method, 'GET');
     assert.equal(req.url, '/rest/v1/items?select=*');
-    assert.equal(req.headers.apikey, ANON_KEY);
+    assert.equal(req.headers.apikey, PUBLISHABLE_KEY);
     const jwt = bearer(req.headers.authorization);
 
     const { header, payload } = verifyHS256(jwt, secret);
@@ -96,6 +104,30 @@ describe('against the real exchange function and supabase-js', { timeout: 300_00
     assert.ok(payload.exp > payload.iat, 'exp after iat');
     assert.ok(payload.exp <= provider.exp, `exp ${payload.exp} after the provider token's ${provider.exp}`);
     assert.ok(payload.exp <= payload.iat + 3600, `exp ${payload.exp} beyond iat + 3600`);
+  });
+
+  it('either API key goes as apikey, the minted JWT as Authorization; signed out, the key alone', async (t) => {
+    const keys = [
+      { name: 'publishable key', key: PUBLISHABLE_KEY },
+      { name: 'legacy anon key', key: legacyAnonKey },
+    ];
+    for (const k of keys) {
+      await t.test(k.name, async () => {
+        let current = tokenA;
+        const { supabase, fetch } = client(() => current, { supabaseKey: k.key });
+        assert.equal((await supabase.from('items').select()).error, null);
+        current = null;
+        assert.equal((await supabase.from('items').select()).error, null);
+        assert.equal(fetch.count, 1, 'exchanges');
+        assert.equal(gateway.rest.length, 2);
+        const [signedIn, signedOut] = gateway.rest;
+        assert.equal(signedIn.headers.apikey, k.key);
+        const { payload } = verifyHS256(bearer(signedIn.headers.authorization), secret);
+        assert.equal(payload.sub, 'user-a');
+        assert.equal(signedOut.headers.apikey, k.key);
+        assert.equal(signedOut.headers.authorization, `Bearer ${k.key}`, 'signed out: supabase-js sends the key as the bearer');
+      });
+    }
   });
 
   it('20 concurrent queries cause exactly one exchange', async (t) => {
@@ -177,6 +209,48 @@ describe('against the real exchange function and supabase-js', { timeout: 300_00
 
     assert.equal(fetch.count, 3, 'one exchange per attempt: failures are not cached');
     assert.equal(gateway.rest.length, 1, 'a request reached PostgREST after the exchange failed');
+  });
+
+  /** broken returns token with one signature character changed: the exchange refuses it. */
+  function broken(token) {
+    const [h, p, s] = token.split('.');
+    const mid = s.length >> 1;
+    return `${h}.${p}.${s.slice(0, mid)}${s[mid] === 'A' ? 'B' : 'A'}${s.slice(mid + 1)}`;
+  }
+
+  it('a refused provider token costs one exchange and fails without waiting out supabase-js retries', async (t) => {
+    const cases = [
+      { name: 'throwOnError', run: (q) => q.throwOnError().then(() => assert.fail('the query succeeded'), (e) => e) },
+      { name: '{ error }', run: async (q) => (await q).error },
+      { name: 'rpc (GET)', rpc: true, run: (q) => q.throwOnError().then(() => assert.fail('the query succeeded'), (e) => e) },
+    ];
+    for (const c of cases) {
+      await t.test(c.name, async (st) => {
+        const warn = st.mock.method(console, 'warn', () => {});
+        const refused = broken(tokenB);
+        const { supabase, fetch } = client(() => refused);
+        const started = performance.now();
+        const query = c.rpc ? supabase.rpc('items_count', {}, { get: true }) : supabase.from('items').select();
+        const err = await c.run(query);
+        const ms = Math.round(performance.now() - started);
+        t.diagnostic(`${c.name}: refused provider token -> ${fetch.count} exchange call(s) in ${ms} ms`);
+        assert.ok(err, 'no error');
+        assert.match(String(err.message), /invalid_token/);
+        assert.equal(fetch.count, 1, 'exchange calls for one refused token');
+        assert.deepEqual(gateway.functions, ['/functions/v1/exchange'], 'exchanges seen by the gateway');
+        assert.equal(gateway.rest.length, 0, 'a request reached PostgREST');
+        // supabase-js's first back-off is 1 s: finishing well before it means no retry waited.
+        assert.ok(ms < 900, `the query took ${ms} ms; a retry back-off starts at 1000 ms`);
+        // createClient asked for a token for Realtime too (merged into the same exchange) and
+        // logs its failure with console.warn: the SupabridgeError, without the token.
+        await new Promise((r) => setImmediate(r));
+        assert.equal(warn.mock.callCount(), 1, 'console.warn calls');
+        const args = warn.mock.calls[0].arguments;
+        assert.equal(args[0], 'Failed to set initial Realtime auth token:');
+        assert.equal(args[1]?.name, 'SupabridgeError');
+        assert.ok(!String(args[1]?.message).includes(refused) && !String(args[1]?.stack).includes(refused), 'the warning holds the token');
+      });
+    }
   });
 
   it('the Deno function\'s client works unchanged: POST with the bearer token, read { supabaseJwt }', async () => {

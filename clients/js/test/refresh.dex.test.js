@@ -4,104 +4,13 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 
 import { callbacks } from '../examples/nextauth.js';
 import { REFRESH_ACCESS_TOKEN_ERROR } from '../index.js';
-import { REPO_ROOT, buildSupabridge, decodeJWT, newSecret, startSupabridge, verifyHS256 } from './harness.js';
-
-const DEXRUN = './internal/testenv/dex/cmd/dexrun';
-
-/** missing says why this test cannot run yet, or '' when it can. */
-function missing() {
-  if (process.env.SUPABRIDGE_SKIP_DEX === '1') return 'SUPABRIDGE_SKIP_DEX=1';
-  if (!existsSync(join(REPO_ROOT, DEXRUN))) return `${DEXRUN} does not exist yet (the Dex harness)`;
-  const refresh = join(REPO_ROOT, 'shared/refresh');
-  const hasCode = existsSync(refresh) && readdirSync(refresh).some((f) => f.endsWith('.go') && !f.endsWith('_test.go'));
-  if (!hasCode) return 'shared/refresh has no code yet (the refresh function)';
-  return '';
-}
-
-/**
- * startDex builds and runs cmd/dexrun, which prints one line of JSON describing the running
- * Dex ({issuer, token_url, client_id, client_secret, users: [{email, password}]}) and serves
- * until its stdin closes or it gets SIGTERM.
- */
-async function startDex(dir) {
-  const bin = join(dir, 'dexrun');
-  await promisify(execFile)('go', ['build', '-o', bin, DEXRUN], { cwd: REPO_ROOT, maxBuffer: 16 << 20 });
-  const child = spawn(bin, [], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const exited = new Promise((r) => child.once('exit', r));
-  const stop = async () => {
-    child.stdin.end();
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  try {
-    const info = await new Promise((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout });
-      lines.once('line', (line) => {
-        try {
-          resolve(JSON.parse(line));
-        } catch {
-          reject(new Error('dexrun\'s first stdout line is not JSON'));
-        }
-      });
-      exited.then((code) => reject(new Error(`dexrun exited (${code}) before printing its JSON; stderr:\n${stderr}`)));
-    });
-    const user = info.users?.[0];
-    const dex = {
-      issuer: info.issuer,
-      tokenURL: info.token_url,
-      clientID: info.client_id,
-      clientSecret: info.client_secret,
-      email: user?.email,
-      password: user?.password,
-      stop,
-    };
-    for (const [k, v] of Object.entries(dex)) {
-      if (v === undefined) throw new Error(`dexrun's JSON lacks ${k}; got keys ${Object.keys(info).join(', ')}`);
-    }
-    return dex;
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-}
-
-/** passwordGrant logs the user in at Dex (RFC 6749 §4.3) with offline_access. */
-async function passwordGrant(dex) {
-  const res = await fetch(dex.tokenURL, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/x-www-form-urlencoded',
-      Authorization: `Basic ${Buffer.from(`${encodeURIComponent(dex.clientID)}:${encodeURIComponent(dex.clientSecret)}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({
-      grant_type: 'password',
-      username: dex.email,
-      password: dex.password,
-      scope: 'openid email profile offline_access',
-    }),
-  });
-  const body = await res.json();
-  assert.equal(res.status, 200, `Dex password grant: ${body.error}`);
-  assert.equal(typeof body.refresh_token, 'string');
-  return body;
-}
+import { buildSupabridge, decodeJWT, dexMissing as missing, newSecret, passwordGrant, startDex, startSupabridge, verifyHS256 } from './harness.js';
 
 const why = missing();
 

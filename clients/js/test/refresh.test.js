@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { refreshProviderTokens, REFRESH_ACCESS_TOKEN_ERROR } from '../index.js';
+import { refreshProviderTokens, REFRESH_ACCESS_TOKEN_ERROR, REFRESH_TOKEN_ERROR } from '../index.js';
 import { stubFetch, json, exchangeBody, fakeJWT, clock, deferred, spyConsole } from './helpers.js';
 
 const URL_ = 'https://project.example/functions/v1/refresh';
@@ -125,7 +125,25 @@ describe('refreshProviderTokens', () => {
     }
   });
 
-  it('marks the token with RefreshAccessTokenError when refresh fails', async (t) => {
+  it('marks the token with errorMarker: RefreshTokenError by default, the v4 marker when asked', async (t) => {
+    const fetch = stubFetch(() => json(400, { error: 'invalid_grant' }));
+    const cases = [
+      { name: 'default', opts: {}, want: 'RefreshTokenError' },
+      { name: 'v4 marker', opts: { errorMarker: REFRESH_ACCESS_TOKEN_ERROR }, want: 'RefreshAccessTokenError' },
+      { name: 'own marker', opts: { errorMarker: 'SignInAgain' }, want: 'SignInAgain' },
+    ];
+    for (const c of cases) {
+      const got = await refreshProviderTokens(nextAuthToken(), { url: URL_, fetch, now: clock(T0), ...c.opts });
+      assert.equal(got.error, c.want, c.name);
+      const none = await refreshProviderTokens(nextAuthToken({ refresh_token: undefined }), { url: URL_, fetch, now: clock(T0), ...c.opts });
+      assert.equal(none.error, c.want, `${c.name}, no refresh token`);
+    }
+    assert.equal(REFRESH_TOKEN_ERROR, 'RefreshTokenError');
+    assert.equal(REFRESH_ACCESS_TOKEN_ERROR, 'RefreshAccessTokenError');
+    await assert.rejects(refreshProviderTokens(nextAuthToken(), { url: URL_, fetch, errorMarker: '' }), TypeError);
+  });
+
+  it('marks the token with the error marker when refresh fails', async (t) => {
     const cases = [
       {
         name: 'provider refused the refresh token',
@@ -152,8 +170,7 @@ describe('refreshProviderTokens', () => {
         const fetch = stubFetch(c.respond);
         const token = nextAuthToken();
         const got = await refreshProviderTokens(token, { url: URL_, fetch, now: clock(T0) });
-        assert.deepEqual(got, { ...token, error: REFRESH_ACCESS_TOKEN_ERROR, refresh_error: c.code });
-        assert.equal(REFRESH_ACCESS_TOKEN_ERROR, 'RefreshAccessTokenError');
+        assert.deepEqual(got, { ...token, error: REFRESH_TOKEN_ERROR, refresh_error: c.code });
         assert.equal(fetch.calls.length, 1);
         quiet();
       });
@@ -164,7 +181,7 @@ describe('refreshProviderTokens', () => {
     const quiet = spyConsole(t);
     const fetch = stubFetch(() => assert.fail('fetch called'));
     const got = await refreshProviderTokens(nextAuthToken({ refresh_token: undefined }), { url: URL_, fetch, now: clock(T0) });
-    assert.equal(got.error, REFRESH_ACCESS_TOKEN_ERROR);
+    assert.equal(got.error, REFRESH_TOKEN_ERROR);
     assert.equal(fetch.calls.length, 0);
     quiet();
   });

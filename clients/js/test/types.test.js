@@ -4,6 +4,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -13,9 +14,19 @@ import * as client from '../index.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 it('tsc accepts index.js, index.d.ts and test/types/usage.ts', { timeout: 60_000 }, async () => {
-  const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+  // Wherever the install put it: clients/js/node_modules, or the Node 20 set's.
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   try {
     await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root });
+  } catch (err) {
+    assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
+  }
+});
+
+it('tsc accepts the Auth.js v5 examples (examples/*.ts) as a Next.js app compiles them', { timeout: 60_000 }, async () => {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  try {
+    await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.examples.json'], { cwd: root });
   } catch (err) {
     assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
   }

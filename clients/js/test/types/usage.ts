@@ -3,6 +3,7 @@
 import { createClient, type SupabaseClientOptions } from '@supabase/supabase-js';
 import {
   REFRESH_ACCESS_TOKEN_ERROR,
+  REFRESH_TOKEN_ERROR,
   SupabridgeError,
   refreshProviderTokens,
   supabridgeAccessToken,
@@ -33,7 +34,13 @@ supabridgeAccessToken({ url: 'https://x.example', getProviderToken: () => null, 
 async function nextAuthJwt(token: { sub?: string; name?: string | null; [key: string]: unknown }) {
   const next = await refreshProviderTokens(token, { url: 'https://x.example/functions/v1/refresh', provider: 'authentik' });
   const name: string | null | undefined = next.name;
-  const marker: 'RefreshAccessTokenError' | undefined = next.error;
+  const marker: 'RefreshTokenError' | undefined = next.error;
+  const v4 = await refreshProviderTokens(token, { url: 'https://x.example', errorMarker: REFRESH_ACCESS_TOKEN_ERROR });
+  const v4marker: 'RefreshAccessTokenError' | undefined = v4.error;
+  // @ts-expect-error the default marker is v5's, not v4's
+  const wrong: 'RefreshAccessTokenError' | undefined = next.error;
+  void v4marker;
+  void wrong;
   const supabaseJwt: string | undefined = next.supabase_access_token;
   const expiresAt: number | undefined = next.expires_at;
   return { name, marker, supabaseJwt, expiresAt };
@@ -51,4 +58,6 @@ function onError(err: unknown): string | undefined {
 void onError;
 
 const marker: 'RefreshAccessTokenError' = REFRESH_ACCESS_TOKEN_ERROR;
+const v5: 'RefreshTokenError' = REFRESH_TOKEN_ERROR;
 void marker;
+void v5;

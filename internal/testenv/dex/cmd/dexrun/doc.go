@@ -4,7 +4,7 @@
 //
 // Usage, from anywhere inside the repository:
 //
-//	go run ./internal/testenv/dex/cmd/dexrun [-id-token-ttl 10m] [-no-rotation] [-v]
+//	go run ./internal/testenv/dex/cmd/dexrun [-id-token-ttl 10m] [-no-rotation] [-redirect-uris URL,...] [-v]
 //
 // When Dex serves discovery, dexrun writes one line of JSON to stdout and
 // nothing else:

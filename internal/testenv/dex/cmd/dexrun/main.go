@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +49,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	noRotation := fs.Bool("no-rotation", false, "keep refresh tokens across refreshes instead of rotating them")
 	reuse := fs.Duration("reuse-interval", 0, "how long a rotated-away refresh token is still accepted")
 	clientID := fs.String("client-id", dex.DefaultClientID, "the static client's id")
+	redirectURIs := fs.String("redirect-uris", "", "comma list of the static client's redirect URIs (default "+dex.DefaultRedirectURI+"), for an authorization-code sign-in")
 	verbose := fs.Bool("v", false, "copy Dex's log to stderr")
 	watchStdin := fs.Bool("stdin", true, "stop when standard input reaches end of file (false: only on SIGINT/SIGTERM)")
 	startTimeout := fs.Duration("start-timeout", 15*time.Minute, "bound on building (first time) and starting Dex")
@@ -61,6 +63,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		IDTokenTTL:           *ttl,
 		DisableRotation:      *noRotation,
 		RefreshReuseInterval: *reuse,
+	}
+	if *redirectURIs != "" {
+		opts.RedirectURIs = strings.Split(*redirectURIs, ",")
 	}
 	if *verbose {
 		opts.LogOutput = stderr
