@@ -194,6 +194,10 @@ func TestPlanShape(t *testing.T) {
 			t.Fatalf("seed: %s: %v", sql, err)
 		}
 	}
+	// Count the calls of the auth functions, to see them made once.
+	if err := trackFunctions(t.Context(), e.admin, e.api, true); err != nil {
+		t.Fatal(err)
+	}
 	var noteID string
 	if err := e.admin.QueryRow(t.Context(), "select id::text from public.notes where user_id = $1 limit 1", sub).Scan(&noteID); err != nil {
 		t.Fatal(err)
@@ -228,12 +232,23 @@ func TestPlanShape(t *testing.T) {
 					pretty, _ := json.MarshalIndent(doc.Plan, "", "  ")
 					t.Logf("the plan:\n%s", pretty)
 				}
-				tag, err := tx.Exec(ctx, tc.sql, tc.args...)
+				var affected int64
+				calls, err := functionCalls(ctx, tx, tc.shape.function, func() error {
+					tag, err := tx.Exec(ctx, tc.sql, tc.args...)
+					affected = tag.RowsAffected()
+					return err
+				})
 				if err != nil {
 					return err
 				}
-				if got := int(tag.RowsAffected()); got != tc.rows {
-					t.Errorf("%s as alice: %d rows, want %d", tc.sql, got, tc.rows)
+				if int(affected) != tc.rows {
+					t.Errorf("%s as alice: %d rows, want %d", tc.sql, affected, tc.rows)
+				}
+				// Once per InitPlan: one for a select, one for USING and
+				// one for WITH CHECK in an update. The per-row form calls
+				// it for every row it checks.
+				if maxCalls := int64(1 + strings.Count(tc.sql, "update")); calls < 1 || calls > maxCalls {
+					t.Errorf("%s called %d times by %s touching %d rows, want 1 to %d", tc.shape.function, calls, tc.sql, affected, maxCalls)
 				}
 				return nil
 			})
