@@ -50,8 +50,18 @@ type env struct {
 // returns a gateway that checks tokens against secret.
 func newEnv(t testing.TB, secret []byte) *env {
 	t.Helper()
+	return newEnvWith(t, secret, sqlFiles(t)...)
+}
+
+// bootstrapFile is what a Supabase database has before any app migration.
+const bootstrapFile = sqlDir + "/00_supabase_bootstrap.sql"
+
+// newEnvWith starts PostgreSQL, applies files in order and returns a
+// gateway that checks tokens against secret.
+func newEnvWith(t testing.TB, secret []byte, files ...string) *env {
+	t.Helper()
 	db := pg.Start(t)
-	db.ApplyFiles(t, sqlFiles(t)...)
+	db.ApplyFiles(t, files...)
 	api, err := pgx.Connect(t.Context(), db.ConnStringAs(t, "authenticator"))
 	if err != nil {
 		t.Fatalf("connect as authenticator: %v", err)
