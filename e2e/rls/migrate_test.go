@@ -359,6 +359,29 @@ func (w *migrateWorld) lintFindings(t *testing.T) []string {
 	return f
 }
 
+// readsOnce checks that one user's select of the migrated table has the
+// initplan shape (TestPlanShape): the token read once, the rows found
+// through shape's index, nothing scanned sequentially.
+func (w *migrateWorld) readsOnce(t *testing.T, auth string, shape planShape) {
+	t.Helper()
+	if _, err := w.e.admin.Exec(t.Context(), "analyze public.documents"); err != nil {
+		t.Fatal(err)
+	}
+	err := w.e.gw.Do(t.Context(), auth, func(ctx context.Context, tx pgx.Tx) error {
+		doc, err := explainJSON(ctx, tx, "verbose", "select id, body from public.documents")
+		if err != nil {
+			return err
+		}
+		for _, problem := range shape.check(&doc.Plan) {
+			t.Errorf("plan of a user's select: %s", problem)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // columns lists the table's columns in order.
 func (w *migrateWorld) columns(t *testing.T) []string {
 	t.Helper()
@@ -414,12 +437,19 @@ func TestMigratePassthrough(t *testing.T) {
 	if n := w.anonSees(t); n != 0 {
 		t.Errorf("anon reads %d rows after the move, want 0", n)
 	}
+	_, err := w.e.exec(t, user{name: "anon"}, "insert into public.documents (provider, user_id, body) values ('outseta', 'shared-7', 'anon')")
+	wantCode(t, "anon inserts after the move", err, codeRLS)
+	w.readsOnce(t, auth[w.users[0]], planShape{"documents", "documents_owner_idx", "user_id", "auth.jwt()"})
 
 	// The new app inserts without an owner: the defaults take the token's.
 	alice := owner{"outseta", "shared-7"}
+	// A hand filter left in the new app changes nothing.
+	if got, want := w.ids(t, auth[alice], "select id from public.documents where user_id = $1", alice.sub), slices.Sorted(slices.Values(w.rows[alice])); !slices.Equal(got, want) {
+		t.Errorf("with a leftover .eq('user_id') filter: %v, want %v", got, want)
+	}
 	var id int64
 	var got owner
-	err := w.e.gw.Do(t.Context(), auth[alice], func(ctx context.Context, tx pgx.Tx) error {
+	err = w.e.gw.Do(t.Context(), auth[alice], func(ctx context.Context, tx pgx.Tx) error {
 		return tx.QueryRow(ctx, "insert into public.documents (body) values ('through the bridge') returning id, provider, user_id").Scan(&id, &got.provider, &got.sub)
 	})
 	if err != nil || got != alice {
@@ -549,6 +579,7 @@ func TestMigrateUUID5(t *testing.T) {
 	if n := w.anonSees(t); n != 0 {
 		t.Errorf("anon reads %d rows after the move, want 0", n)
 	}
+	w.readsOnce(t, auth[w.users[0]], planShape{"documents", "documents_user_uuid_idx", "user_uuid", "auth.uid()"})
 
 	// Both apps write side by side.
 	alice, bob := owner{"authentik", "Zoë Ñúñez"}, owner{"outseta", "Zoë Ñúñez"}
