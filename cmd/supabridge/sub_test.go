@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -183,5 +184,41 @@ func TestSubSQLAgrees(t *testing.T) {
 				t.Fatalf("%d rows (%v), want %d", n, err, len(oddSubjects))
 			}
 		})
+	}
+}
+
+// TestSubDocumented checks that the output docs/operating.md shows for
+// supabridge sub is the command's golden output, line for line.
+func TestSubDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operating.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var goldens []byte
+	for _, name := range []string{"sub.uuid5.golden", "sub.passthrough.golden", "sub.namespace.golden"} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		goldens = append(goldens, b...)
+	}
+	_, section, ok := strings.Cut(string(doc), "### `supabridge sub`")
+	if !ok {
+		t.Fatal("docs/operating.md has no supabridge sub section")
+	}
+	_, block, _ := strings.Cut(section, "```console\n")
+	block, _, _ = strings.Cut(block, "```")
+	shown := 0
+	for _, line := range strings.Split(strings.TrimSuffix(block, "\n"), "\n") {
+		if strings.HasPrefix(line, "$ ") {
+			continue
+		}
+		shown++
+		if !strings.Contains(string(goldens), line+"\n") {
+			t.Errorf("docs/operating.md shows %q, which no sub golden file has", line)
+		}
+	}
+	if shown < 4 {
+		t.Errorf("docs/operating.md shows %d output lines of supabridge sub, want the header and a subject", shown)
 	}
 }
