@@ -42,7 +42,7 @@ bench: ## benchmarks in one run (floor, verifier, mint, exchange RS256/ES256/EdD
 	@awk '/^BenchmarkExchangeFloorRatio/ { for (i = 2; i < NF; i++) if ($$(i+1) == "handler/floor") r = $$i } END { if (r == "") { print "no handler/floor ratio in bench.txt"; exit 1 } print "handler/floor ratio: " r " (budget 1.3; docs/performance.md)" }' bench.txt
 
 .PHONY: bench-rls
-bench-rls: ## RLS at a million rows in a real PostgreSQL, per-row vs initplan policies, EXPLAIN logged (about 2 min, not in CI) into bench-rls.txt
+bench-rls: ## RLS at a million rows in a real PostgreSQL, per-row vs initplan policies, EXPLAIN logged (about 70 s, not in CI) into bench-rls.txt
 	set -o pipefail; $(GO) test -v -run '^$$' -bench RLSMillion -benchtime 2s -timeout 30m ./e2e/rls | tee bench-rls.txt
 
 .PHONY: load
