@@ -50,6 +50,10 @@ bench: ## benchmarks in one run (both floors, verifier, mint, exchange RS256/ES2
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count 1 ./shared/... ./bench/... | tee bench.txt
 	@awk '/^BenchmarkExchangeFloorRatio/ { for (i = 2; i < NF; i++) { if ($$(i+1) == "handler/floor") r = $$i; if ($$(i+1) == "handler/stdfloor") s = $$i } } END { if (r == "" || s == "") { print "no handler/floor or handler/stdfloor ratio in bench.txt"; exit 1 } print "handler/floor ratio: " r " (bare crypto; docs/performance.md)"; print "handler/stdfloor ratio: " s " (standard-library exchange; target 1.25)" }' bench.txt
 
+.PHONY: bench-rls
+bench-rls: ## RLS at a million rows in a real PostgreSQL, per-row vs initplan policies, EXPLAIN logged (about 70 s, not in CI) into bench-rls.txt
+	set -o pipefail; $(GO) test -v -run '^$$' -bench RLSMillion -benchtime 2s -timeout 30m ./e2e/rls | tee bench-rls.txt
+
 .PHONY: load
 load: ## loopback load test: exchange binary vs the bare-crypto floor server (vegeta, taskset-pinned), rotation, sizes, cold start
 	$(GO) run ./bench/load
@@ -122,4 +126,4 @@ events: ## regenerate events/*.json (SAM local events, signed with the TEST-ONLY
 
 .PHONY: clean
 clean: ## remove build outputs
-	rm -rf bin dist .aws-sam bench.txt
+	rm -rf bin dist .aws-sam bench.txt bench-rls.txt

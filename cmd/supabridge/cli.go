@@ -34,6 +34,7 @@ func commands() []command {
 		{"secret", "print a new random Supabase JWT secret", secretCmd{}.run},
 		{"decode", "print a token's header and claims, unverified", decodeCmd{}.run},
 		{"verify", "verify a token against the Supabase secret or the configured providers", verifyCmd{}.run},
+		{"sub", "print the sub the exchange mints for provider subjects, and SQL computing the same", subCmd{}.run},
 	}
 }
 

@@ -11,7 +11,13 @@
 //
 // The SQL the tests run is docs/sql/*.sql, the same files the guide
 // docs/rls.md shows (a test checks the guide's copies byte for byte), and
-// the tokens come from the real exchange handler (shared/exchange through
-// shared/platform) fed with RS256 provider tokens signed by a key generated
-// in the test. PostgreSQL itself comes from internal/testenv/pg.
+// the SQL blocks of docs/migrate.md, read from the guide itself; the
+// tokens come from the real exchange handler (shared/exchange through
+// shared/platform) fed with provider tokens signed by keys generated in the
+// test. PostgreSQL itself comes from internal/testenv/pg.
+//
+// Beside the isolation tests: the plans of the policies (EXPLAIN (FORMAT
+// JSON) walked as a tree, TestPlanShape), Supabase's linter rules restated
+// as catalog queries (TestLint), and BenchmarkRLSMillion, the per-row and
+// initplan forms of the policies at a million rows (make bench-rls).
 package rls

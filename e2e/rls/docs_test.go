@@ -27,7 +27,8 @@ type sqlBlock struct {
 	body   []byte
 }
 
-func guideBlocks(t *testing.T, text []byte) []sqlBlock {
+// guideBlocks returns the sql blocks of the markdown text of path.
+func guideBlocks(t *testing.T, path string, text []byte) []sqlBlock {
 	t.Helper()
 	var blocks []sqlBlock
 	var open *sqlBlock
@@ -56,7 +57,7 @@ func guideBlocks(t *testing.T, text []byte) []sqlBlock {
 		t.Fatal(err)
 	}
 	if open != nil {
-		t.Fatalf("%s: the fence opened on line %d is never closed", guide, abs(open.line))
+		t.Fatalf("%s: the fence opened on line %d is never closed", path, abs(open.line))
 	}
 	return blocks
 }
@@ -76,7 +77,7 @@ func TestGuideShowsTheTestedSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	embedded := map[string]bool{}
-	for _, b := range guideBlocks(t, text) {
+	for _, b := range guideBlocks(t, guide, text) {
 		if b.marker == exampleMarker {
 			continue
 		}
@@ -111,7 +112,7 @@ func TestGuideShowsTheTestedSQL(t *testing.T) {
 
 func TestGuideBlocks(t *testing.T) {
 	md := "intro\n<!-- file: sql/x.sql -->\n```sql\nselect 1;\n\n```\n```sh\n```sql\n```\n<!-- example, not a file -->\n```sql\nselect 2;\n```\n"
-	blocks := guideBlocks(t, []byte(md))
+	blocks := guideBlocks(t, "test.md", []byte(md))
 	if len(blocks) != 2 {
 		t.Fatalf("got %d sql blocks, want 2: %+v", len(blocks), blocks)
 	}

@@ -38,7 +38,7 @@ type provider struct {
 
 const providerKID = "rls-test-key"
 
-func newProvider(t *testing.T) *provider {
+func newProvider(t testing.TB) *provider {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -87,7 +87,7 @@ func authentikID(name string) string {
 }
 
 // token signs a provider access token for who; extra claims are added.
-func (p *provider) token(t *testing.T, who person, extra map[string]any) string {
+func (p *provider) token(t testing.TB, who person, extra map[string]any) string {
 	t.Helper()
 	now := time.Now()
 	claims := jwt.MapClaims{
@@ -115,7 +115,7 @@ func (p *provider) token(t *testing.T, who person, extra map[string]any) string 
 
 // newExchange builds the real exchange function, exactly as its binary
 // serves it, configured for p and secret; env adds or overrides variables.
-func newExchange(t *testing.T, p *provider, secret []byte, env map[string]string) http.Handler {
+func newExchange(t testing.TB, p *provider, secret []byte, env map[string]string) http.Handler {
 	t.Helper()
 	vars := map[string]string{
 		"SUPABASE_JWT_SECRET": string(secret),
@@ -136,7 +136,7 @@ func newExchange(t *testing.T, p *provider, secret []byte, env map[string]string
 
 // exchangeToken posts a provider token to the exchange function and
 // returns the Supabase access token it answers with.
-func exchangeToken(t *testing.T, h http.Handler, providerToken string) string {
+func exchangeToken(t testing.TB, h http.Handler, providerToken string) string {
 	t.Helper()
 	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/functions/v1/exchange", nil)
 	req.Header.Set("Authorization", "Bearer "+providerToken)
@@ -157,7 +157,7 @@ func exchangeToken(t *testing.T, h http.Handler, providerToken string) string {
 }
 
 // claimsOf returns the claims the gateway would apply for token.
-func claimsOf(t *testing.T, gw *Gateway, token string) map[string]any {
+func claimsOf(t testing.TB, gw *Gateway, token string) map[string]any {
 	t.Helper()
 	s, err := gw.Authorize("Bearer " + token)
 	if err != nil {

@@ -48,10 +48,20 @@ type env struct {
 
 // newEnv starts PostgreSQL, applies docs/sql/*.sql in name order and
 // returns a gateway that checks tokens against secret.
-func newEnv(t *testing.T, secret []byte) *env {
+func newEnv(t testing.TB, secret []byte) *env {
+	t.Helper()
+	return newEnvWith(t, secret, sqlFiles(t)...)
+}
+
+// bootstrapFile is what a Supabase database has before any app migration.
+const bootstrapFile = sqlDir + "/00_supabase_bootstrap.sql"
+
+// newEnvWith starts PostgreSQL, applies files in order and returns a
+// gateway that checks tokens against secret.
+func newEnvWith(t testing.TB, secret []byte, files ...string) *env {
 	t.Helper()
 	db := pg.Start(t)
-	db.ApplyFiles(t, sqlFiles(t)...)
+	db.ApplyFiles(t, files...)
 	api, err := pgx.Connect(t.Context(), db.ConnStringAs(t, "authenticator"))
 	if err != nil {
 		t.Fatalf("connect as authenticator: %v", err)
@@ -72,7 +82,7 @@ func newEnv(t *testing.T, secret []byte) *env {
 }
 
 // sqlFiles lists docs/sql/*.sql in the order they apply.
-func sqlFiles(t *testing.T) []string {
+func sqlFiles(t testing.TB) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(sqlDir, "*.sql"))
 	if err != nil || len(files) < 2 {
@@ -195,7 +205,7 @@ func (c *countingBeginner) Begin(ctx context.Context) (pgx.Tx, error) {
 }
 
 // mintHS256 signs claims the way GoTrue and supabridge do: HS256, no kid.
-func mintHS256(t *testing.T, method jwt.SigningMethod, secret []byte, claims jwt.MapClaims) string {
+func mintHS256(t testing.TB, method jwt.SigningMethod, secret []byte, claims jwt.MapClaims) string {
 	t.Helper()
 	token, err := jwt.NewWithClaims(method, claims).SignedString(secret)
 	if err != nil {
@@ -204,7 +214,7 @@ func mintHS256(t *testing.T, method jwt.SigningMethod, secret []byte, claims jwt
 	return token
 }
 
-func randomSecret(t *testing.T) []byte {
+func randomSecret(t testing.TB) []byte {
 	t.Helper()
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
