@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,10 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/MicahParks/jwkset"
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 
 	"supabridge/shared/idp"
 )
@@ -45,72 +43,71 @@ func (o RemoteOptions) withDefaults() RemoteOptions {
 	return o
 }
 
-// Remote is a JWKS fetched from a URL and cached by keyfunc/v3 and jwkset.
+// Remote is a JWKS fetched from a URL and cached.
 //
-// Look-ups go first to the cache alone (cached, a keyfunc over the URL's
-// own storage, which never fetches). Only a miss takes the refresh path
-// (refreshing, a keyfunc over jwkset's HTTP client, which refetches on an
-// unknown kid behind the rate limiter), one miss at a time: requests that
-// miss while a rotation is being fetched wait for that fetch and then find
-// the new key, instead of hitting the limiter and being refused.
+// Every fetch (the first, the hourly refresh, the refetch on an unknown
+// kid) runs detached from the request that caused it, under the Remote's
+// own context and HTTPTimeout, one at a time (as coreos/go-oidc's
+// RemoteKeySet does): a request that needs a fetch starts one or joins the
+// one in flight, and waits for it with its own context. A client that hangs
+// up gives up its own wait and nothing else, so its cancellation is never
+// recorded as the provider failing, and never spends the unknown-kid
+// allowance without a fetch to show for it.
+//
+// Only a miss (no cached key fits the token) causes a refetch, at most one
+// per UnknownKIDInterval; a miss while a fetch is in flight waits for it.
 type Remote struct {
-	cached     keyfunc.Keyfunc
-	refreshing keyfunc.Keyfunc
-	miss       sync.Mutex
-	failing    atomic.Bool
-	fetches    atomic.Int64
+	url     string
+	client  *http.Client
+	ctx     context.Context
+	opts    RemoteOptions
+	fetches atomic.Int64
+
+	mu       sync.Mutex
+	keys     []staticKey // the last set fetched; replaced whole, never changed
+	failing  bool        // the last fetch failed
+	lastMiss time.Time   // when a miss last started a fetch
+	inflight *jwksFetch
 }
+
+// jwksFetch is one fetch in flight; done is closed when it has been
+// recorded.
+type jwksFetch struct{ done chan struct{} }
 
 // NewRemote starts a cache of the JWKS at url. Its first fetch happens here,
 // bounded by HTTPTimeout; when it fails the cache starts empty and the next
-// token with a kid triggers another try. ctx ends the background refresh.
+// token triggers another try. ctx ends the background refresh and any fetch
+// in flight.
 func NewRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error) {
-	o = o.withDefaults()
-	r := &Remote{}
-	client := idp.NewHTTPClient(idp.HTTPOptions{
-		Timeout:   o.HTTPTimeout,
-		Transport: o.Transport,
-		Observe: func(status int, err error) {
-			r.fetches.Add(1)
-			if err == nil && status == http.StatusOK {
-				r.failing.Store(false)
-			}
-		},
-	})
-	onError := func(_ context.Context, err error) {
-		r.failing.Store(true)
-		if o.OnRefreshError != nil {
-			o.OnRefreshError(err)
+	r, err := startRemote(ctx, url, o)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	f := r.inflight
+	r.mu.Unlock()
+	if f != nil {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
 		}
 	}
-	store, err := jwkset.NewStorageFromHTTP(url, jwkset.HTTPClientStorageOptions{
-		Client:                    client,
-		Ctx:                       ctx,
-		HTTPTimeout:               o.HTTPTimeout,
-		NoErrorReturnFirstHTTPReq: true,
-		RefreshErrorHandler:       onError,
-		RefreshInterval:           o.RefreshInterval,
+	return r, nil
+}
+
+// startRemote is NewRemote without waiting for the first fetch.
+func startRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error) {
+	o = o.withDefaults()
+	r := &Remote{url: url, ctx: ctx, opts: o}
+	r.client = idp.NewHTTPClient(idp.HTTPOptions{
+		Timeout:   o.HTTPTimeout,
+		Transport: o.Transport,
+		Observe:   func(int, error) { r.fetches.Add(1) },
 	})
-	if err != nil {
-		return nil, fmt.Errorf("keys: jwks cache: %w", err)
-	}
-	httpClient, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
-		HTTPURLs:       map[string]jwkset.Storage{url: store},
-		PrioritizeHTTP: true,
-		// jwkset bounds both the wait for the limiter and the fetch that
-		// follows with this one value, so it must be the HTTP timeout.
-		RateLimitWaitMax:  o.HTTPTimeout,
-		RefreshUnknownKID: rate.NewLimiter(rate.Every(o.UnknownKIDInterval), 1),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("keys: jwks cache: %w", err)
-	}
-	if r.cached, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: store}); err != nil {
-		return nil, fmt.Errorf("keys: jwks cache: %w", err)
-	}
-	if r.refreshing, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: httpClient}); err != nil {
-		return nil, fmt.Errorf("keys: jwks cache: %w", err)
-	}
+	r.mu.Lock()
+	r.startLocked()
+	r.mu.Unlock()
+	go r.refreshEvery(o.RefreshInterval)
 	return r, nil
 }
 
@@ -119,37 +116,132 @@ func (r *Remote) Fetches() int64 { return r.fetches.Load() }
 
 // Key implements Source.
 func (r *Remote) Key(ctx context.Context, t *jwt.Token) (any, error) {
-	if _, ok := kid(t); !ok {
-		set, err := r.cached.VerificationKeySet(ctx)
-		if err == nil && len(set.Keys) > 0 {
-			return set, nil
-		}
-		return nil, r.classify(err)
-	}
-	if k, err := r.cached.KeyfuncCtx(ctx)(t); err == nil {
+	if k, ok := pick(r.cached(), t, false); ok {
 		return k, nil
 	}
-	r.miss.Lock()
-	defer r.miss.Unlock()
-	// Another request may have fetched the key while this one waited.
-	k, err := r.refreshing.KeyfuncCtx(ctx)(t)
-	if err != nil {
-		return nil, r.classify(err)
+	if err := r.refetch(ctx); err != nil {
+		return nil, err
 	}
-	return k, nil
+	if k, ok := pick(r.cached(), t, false); ok {
+		return k, nil
+	}
+	// While the last fetch failed we cannot tell a forged kid from a
+	// rotated one, so the answer is "unavailable".
+	r.mu.Lock()
+	failing := r.failing
+	r.mu.Unlock()
+	if failing {
+		return nil, ErrUnavailable
+	}
+	return nil, ErrUnknownKey
 }
 
-// classify a failed look-up: while the last fetch failed we cannot tell a
-// forged kid from a rotated one, so the answer is "unavailable".
-func (r *Remote) classify(err error) error {
-	if r.failing.Load() {
-		return errors.Join(ErrUnavailable, err)
+func (r *Remote) cached() []staticKey {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.keys
+}
+
+// refetch waits for a fetch after a miss: the one in flight, or a new one
+// when the unknown-kid allowance permits. It fails only when ctx ends first.
+func (r *Remote) refetch(ctx context.Context) error {
+	r.mu.Lock()
+	f := r.inflight
+	if f == nil {
+		if !r.lastMiss.IsZero() && time.Since(r.lastMiss) < r.opts.UnknownKIDInterval {
+			r.mu.Unlock()
+			return nil
+		}
+		r.lastMiss = time.Now()
+		f = r.startLocked()
 	}
-	if err == nil || errors.Is(err, jwkset.ErrKeyNotFound) {
-		return ErrUnknownKey
+	r.mu.Unlock()
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return errors.Join(ErrUnavailable, context.Cause(ctx))
 	}
-	// Rate-limited refresh, alg disagreeing with the JWK, a non-string kid.
-	return errors.Join(ErrUnknownKey, err)
+}
+
+// startLocked starts a fetch unless one is in flight, and returns the one
+// in flight. r.mu must be held.
+func (r *Remote) startLocked() *jwksFetch {
+	if r.inflight == nil {
+		r.inflight = &jwksFetch{done: make(chan struct{})}
+		go r.run(r.inflight)
+	}
+	return r.inflight
+}
+
+func (r *Remote) refreshEvery(d time.Duration) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-tick.C:
+			r.mu.Lock()
+			r.startLocked()
+			r.mu.Unlock()
+		}
+	}
+}
+
+// run does one fetch, detached from every caller, and records it. A fetch
+// cut short because r.ctx ended (the function is stopping) is no provider
+// failure and is not recorded as one.
+func (r *Remote) run(f *jwksFetch) {
+	ctx, cancel := context.WithTimeout(r.ctx, r.opts.HTTPTimeout)
+	ks, err := r.fetch(ctx)
+	cancel()
+	stopping := r.ctx.Err() != nil
+	r.mu.Lock()
+	switch {
+	case err == nil:
+		r.keys, r.failing = ks, false
+	case !stopping:
+		r.failing = true
+	}
+	r.inflight = nil
+	r.mu.Unlock()
+	close(f.done)
+	if err != nil && !stopping && r.opts.OnRefreshError != nil {
+		r.opts.OnRefreshError(err)
+	}
+}
+
+// fetch gets and parses the set. Keys that are not for signatures, or that
+// cannot be used (an unknown key type, a private or symmetric key), are
+// left out; the others still count.
+func (r *Remote) fetch(ctx context.Context) ([]staticKey, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("keys: jwks: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("keys: jwks: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("keys: jwks: status %d", resp.StatusCode)
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil || set.Keys == nil {
+		return nil, fmt.Errorf("keys: jwks: %w", ErrNotJWKS)
+	}
+	ks := make([]staticKey, 0, len(set.Keys))
+	for _, raw := range set.Keys {
+		if k, sig, err := parseJWK(raw); err == nil && sig {
+			ks = append(ks, k)
+		}
+	}
+	return ks, nil
 }
 
 // Discovered is a Remote whose URL is the jwks_uri of the issuer's
@@ -178,20 +270,28 @@ func (d *Discovered) Key(ctx context.Context, t *jwt.Token) (any, error) {
 	return r.Key(ctx, t)
 }
 
+// get returns the Remote, making it once the discovery document is known.
+// Neither wait holds the lock: a caller waits for discovery and for the
+// first JWKS fetch with its own context.
 func (d *Discovered) get(ctx context.Context) (*Remote, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.remote != nil {
-		return d.remote, nil
+	r := d.remote
+	d.mu.Unlock()
+	if r != nil {
+		return r, nil
 	}
 	doc, err := d.disc.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewRemote(d.ctx, doc.JWKSURI, d.opts)
-	if err != nil {
-		return nil, err
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.remote == nil {
+		r, err := startRemote(d.ctx, doc.JWKSURI, d.opts)
+		if err != nil {
+			return nil, err
+		}
+		d.remote = r
 	}
-	d.remote = r
-	return r, nil
+	return d.remote, nil
 }
