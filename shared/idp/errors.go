@@ -15,6 +15,10 @@ var (
 	ErrBodyTooLarge = errors.New("idp: response body over the size limit")
 	// ErrInvalidGrant: the provider refused the refresh token.
 	ErrInvalidGrant = errors.New("idp: refresh token refused")
+	// ErrRedirect: a provider answered with a redirect we do not follow:
+	// any redirect from the token endpoint, a redirect to another origin
+	// from discovery or a JWKS. It comes wrapped in the caller's error.
+	ErrRedirect = errors.New("idp: redirect refused")
 	// ErrClient: the provider refused our client or our request (a wrong
 	// client id or secret, an unsupported grant): an operator's problem.
 	ErrClient = errors.New("idp: the provider refused our client or request")

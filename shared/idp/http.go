@@ -1,10 +1,11 @@
 package idp
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -28,7 +29,11 @@ type HTTPOptions struct {
 	Transport http.RoundTripper
 }
 
-// NewHTTPClient returns an *http.Client bounded as described by o.
+// NewHTTPClient returns an *http.Client bounded as described by o. It
+// follows at most three redirects, each to the origin (scheme, host and
+// port) of the first request: a discovery document or a JWKS that another
+// host supplies through a redirect could name any key. [TokenClient]
+// follows none.
 func NewHTTPClient(o HTTPOptions) *http.Client {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -48,10 +53,10 @@ func NewHTTPClient(o HTTPOptions) *http.Client {
 		Transport: &transport{base: base, maxBody: o.MaxBody, observe: o.Observe},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
-				return errors.New("idp: too many redirects")
+				return fmt.Errorf("%w: more than 3", ErrRedirect)
 			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return errors.New("idp: redirect from https to another scheme refused")
+			if origin(req.URL) != origin(via[0].URL) {
+				return fmt.Errorf("%w: to another origin", ErrRedirect)
 			}
 			return nil
 		},
@@ -110,3 +115,17 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// origin is u's scheme, host and port (RFC 6454), the port made explicit.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch u.Scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
+}

@@ -29,13 +29,20 @@ type TokenClient struct {
 }
 
 // NewTokenClient returns a TokenClient. disc may be nil when cfg.TokenURL is
-// set; client is the bounded HTTP client for the token endpoint.
+// set; client is the bounded HTTP client for the token endpoint. The
+// TokenClient uses a copy of client that follows no redirect: a token
+// endpoint answering 307 would have the refresh token (and, with
+// PostAuth, the client secret) posted again to wherever it points.
 func NewTokenClient(cfg TokenConfig, disc *Discovery, client *http.Client) (*TokenClient, error) {
 	if cfg.ClientID == "" {
 		return nil, errors.New("idp: no client id")
 	}
 	if cfg.TokenURL == "" && disc == nil {
 		return nil, errors.New("idp: no token endpoint and no issuer to discover it from")
+	}
+	noRedirect := *client
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error {
+		return fmt.Errorf("%w: the token endpoint answered with a redirect", ErrRedirect)
 	}
 	style := oauth2.AuthStyleInHeader
 	if cfg.PostAuth {
@@ -48,7 +55,7 @@ func NewTokenClient(cfg TokenConfig, disc *Discovery, client *http.Client) (*Tok
 			Endpoint:     oauth2.Endpoint{TokenURL: cfg.TokenURL, AuthStyle: style},
 		},
 		disc: disc,
-		http: client,
+		http: &noRedirect,
 	}, nil
 }
 

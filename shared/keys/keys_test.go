@@ -115,3 +115,41 @@ func TestStaticRefusesOnlyEncryptionKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteRedirectStaysOnOrigin: a JWKS URL that redirects to another
+// origin cannot supply keys (a token signed by that origin's key is not
+// verified, and the outage is a 502, not a forged token); a redirect within
+// the origin is followed.
+func TestRemoteRedirectStaysOnOrigin(t *testing.T) {
+	good := testprovider.NewKey(t, "k1", "ES256")
+	evil := testprovider.NewKey(t, "k1", "ES256") // the same kid, another key
+	serveSet := func(k *testprovider.Key) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			_ = json.NewEncoder(w).Encode(jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{k.JWK(t)}})
+		}
+	}
+	attacker := httptest.NewServer(serveSet(evil))
+	defer attacker.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/elsewhere", http.RedirectHandler(attacker.URL+"/jwks", http.StatusFound))
+	mux.Handle("/moved", http.RedirectHandler("/jwks", http.StatusFound))
+	mux.Handle("/jwks", serveSet(good))
+	provider := httptest.NewServer(mux)
+	defer provider.Close()
+	claims := map[string]any{"sub": "alice"}
+
+	cross, err := keys.NewRemote(t.Context(), provider.URL+"/elsewhere", keys.RemoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := check(t.Context(), cross, evil.Sign(t, claims, nil)); !errors.Is(err, keys.ErrUnavailable) {
+		t.Fatalf("token signed by the redirect target's key: got %v, want ErrUnavailable", err)
+	}
+	same, err := keys.NewRemote(t.Context(), provider.URL+"/moved", keys.RemoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := check(t.Context(), same, good.Sign(t, claims, nil)); err != nil {
+		t.Fatalf("redirect within the origin: got %v, want the token verified", err)
+	}
+}
