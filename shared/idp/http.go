@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -128,4 +129,31 @@ func origin(u *url.URL) string {
 		}
 	}
 	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
+}
+
+// CheckURL reports whether raw may carry traffic to a provider: an https
+// URL, or a plain http one to a loopback host (127.0.0.0/8, ::1,
+// localhost), or any http URL when insecureHTTP (an operator's explicit
+// choice for a provider inside the cluster). On anything else a network
+// attacker could read refresh tokens and client secrets and supply signing
+// keys. The error names neither the URL nor its parts.
+func CheckURL(raw string, insecureHTTP bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ErrNotHTTPURL
+	}
+	if u.Scheme == "http" && !insecureHTTP && !Loopback(u.Hostname()) {
+		return ErrInsecureURL
+	}
+	return nil
+}
+
+// Loopback reports whether host (a URL's Hostname) is a loopback address or
+// the name localhost.
+func Loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }

@@ -18,14 +18,18 @@ type TokenConfig struct {
 	// PostAuth sends the client credentials in the form body
 	// (client_secret_post) instead of HTTP Basic (client_secret_basic).
 	PostAuth bool
+	// InsecureHTTP allows a plain-http token endpoint to a host that is
+	// not loopback ([CheckURL]).
+	InsecureHTTP bool
 }
 
 // TokenClient refreshes tokens at one provider's token endpoint. It is safe
 // for concurrent use.
 type TokenClient struct {
-	conf oauth2.Config
-	disc *Discovery
-	http *http.Client
+	conf     oauth2.Config
+	disc     *Discovery
+	http     *http.Client
+	insecure bool
 }
 
 // NewTokenClient returns a TokenClient. disc may be nil when cfg.TokenURL is
@@ -39,6 +43,11 @@ func NewTokenClient(cfg TokenConfig, disc *Discovery, client *http.Client) (*Tok
 	}
 	if cfg.TokenURL == "" && disc == nil {
 		return nil, errors.New("idp: no token endpoint and no issuer to discover it from")
+	}
+	if cfg.TokenURL != "" {
+		if err := CheckURL(cfg.TokenURL, cfg.InsecureHTTP); err != nil {
+			return nil, fmt.Errorf("idp: token endpoint: %w", err)
+		}
 	}
 	noRedirect := *client
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error {
@@ -54,8 +63,9 @@ func NewTokenClient(cfg TokenConfig, disc *Discovery, client *http.Client) (*Tok
 			ClientSecret: string(cfg.ClientSecret),
 			Endpoint:     oauth2.Endpoint{TokenURL: cfg.TokenURL, AuthStyle: style},
 		},
-		disc: disc,
-		http: &noRedirect,
+		disc:     disc,
+		http:     &noRedirect,
+		insecure: cfg.InsecureHTTP,
 	}, nil
 }
 
@@ -79,6 +89,9 @@ func (c *TokenClient) Refresh(ctx context.Context, refreshToken string) (Tokens,
 		}
 		if d.TokenEndpoint == "" {
 			return Tokens{}, fmt.Errorf("%w: discovery document has no token_endpoint", ErrUnavailable)
+		}
+		if err := CheckURL(d.TokenEndpoint, c.insecure); err != nil {
+			return Tokens{}, fmt.Errorf("%w: discovered token_endpoint: %w", ErrUnavailable, err)
 		}
 		conf.Endpoint.TokenURL = d.TokenEndpoint
 	}

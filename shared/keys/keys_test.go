@@ -6,12 +6,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/internal/testprovider"
+	"supabridge/shared/idp"
 	"supabridge/shared/keys"
 	"supabridge/shared/verify"
 )
@@ -151,5 +153,45 @@ func TestRemoteRedirectStaysOnOrigin(t *testing.T) {
 	}
 	if err := check(t.Context(), same, good.Sign(t, claims, nil)); err != nil {
 		t.Fatalf("redirect within the origin: got %v, want the token verified", err)
+	}
+}
+
+// countingTransport counts the requests that reach the network.
+type countingTransport struct{ n atomic.Int64 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return nil, errors.New("test: no network")
+}
+
+// TestDiscoveredJWKSURIMustBeHTTPS: a jwks_uri that discovery announces in
+// plain http to a host that is not loopback is never fetched (the answer is
+// "unavailable"), unless the provider allows plain http; a configured one is
+// refused when the Remote is made.
+func TestDiscoveredJWKSURIMustBeHTTPS(t *testing.T) {
+	var issuer string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(idp.Metadata{Issuer: issuer, JWKSURI: "http://jwks.example.invalid/keys"})
+	}))
+	defer srv.Close()
+	issuer = srv.URL
+	tok := testprovider.NewKey(t, "k1", "ES256").Sign(t, map[string]any{"sub": "alice"}, nil)
+	for _, insecure := range []bool{false, true} {
+		jwks := &countingTransport{}
+		disc := idp.NewDiscovery(issuer, idp.NewHTTPClient(idp.HTTPOptions{}), 0)
+		src := keys.NewDiscovered(t.Context(), disc, keys.RemoteOptions{Transport: jwks, InsecureHTTP: insecure})
+		err := check(t.Context(), src, tok)
+		if !errors.Is(err, keys.ErrUnavailable) {
+			t.Fatalf("insecure_http %v: got %v, want ErrUnavailable", insecure, err)
+		}
+		if got, want := errors.Is(err, idp.ErrInsecureURL), !insecure; got != want {
+			t.Fatalf("insecure_http %v: ErrInsecureURL %v, want %v (%v)", insecure, got, want, err)
+		}
+		if got := jwks.n.Load(); (got == 0) != !insecure {
+			t.Fatalf("insecure_http %v: %d JWKS requests", insecure, got)
+		}
+	}
+	if _, err := keys.NewRemote(t.Context(), "http://jwks.example.invalid/keys", keys.RemoteOptions{}); !errors.Is(err, idp.ErrInsecureURL) {
+		t.Fatalf("NewRemote over plain http elsewhere: got %v, want ErrInsecureURL", err)
 	}
 }

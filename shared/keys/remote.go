@@ -28,6 +28,9 @@ type RemoteOptions struct {
 	Transport http.RoundTripper
 	// OnRefreshError, when set, is told of each failed fetch.
 	OnRefreshError func(err error)
+	// InsecureHTTP allows a plain-http JWKS URL to a host that is not
+	// loopback (idp.CheckURL).
+	InsecureHTTP bool
 }
 
 func (o RemoteOptions) withDefaults() RemoteOptions {
@@ -98,6 +101,9 @@ func NewRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error
 // startRemote is NewRemote without waiting for the first fetch.
 func startRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error) {
 	o = o.withDefaults()
+	if err := idp.CheckURL(url, o.InsecureHTTP); err != nil {
+		return nil, fmt.Errorf("keys: jwks: %w", err)
+	}
 	r := &Remote{url: url, ctx: ctx, opts: o}
 	r.client = idp.NewHTTPClient(idp.HTTPOptions{
 		Timeout:   o.HTTPTimeout,
