@@ -41,6 +41,43 @@ var watchdogVars = []string{
 	"http_buffer_req_body", "buffer_http", "log_buffer_size", "ready_path", "suppress_lock",
 }
 
+// goMemLimit is the Go runtime's soft memory limit, read by the runtime,
+// not by the configuration: each manifest sets it below its container's
+// memory limit (README, "Memory").
+const goMemLimit = "GOMEMLIMIT"
+
+// checkMemLimit wants gomemlimit (GOMEMLIMIT's syntax) between half and
+// nine tenths of limit (a Kubernetes quantity such as 64Mi): enough below
+// it for the GC to act before the kernel's OOM killer does, and for what
+// is not Go heap (stacks, the binary, a watchdog beside it).
+func checkMemLimit(t *testing.T, gomemlimit, limit string) {
+	t.Helper()
+	soft, ok1 := bytesOf(gomemlimit, map[string]int64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30})
+	hard, ok2 := bytesOf(limit, map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30})
+	switch {
+	case !ok1:
+		t.Errorf("%s %q: want a size like 56MiB", goMemLimit, gomemlimit)
+	case !ok2:
+		t.Errorf("memory limit %q: want a size like 64Mi", limit)
+	case soft < hard/2 || soft > hard*9/10:
+		t.Errorf("%s %s with a memory limit of %s: want between half and nine tenths of it", goMemLimit, gomemlimit, limit)
+	}
+}
+
+// bytesOf reads <digits><unit> with unit one of units (or none: bytes).
+func bytesOf(v string, units map[string]int64) (int64, bool) {
+	i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if i < 0 {
+		i = len(v)
+	}
+	n, err := strconv.ParseInt(v[:i], 10, 64)
+	mul, ok := units[v[i:]]
+	if v[i:] == "" {
+		mul, ok = 1, true
+	}
+	return n * mul, err == nil && ok && i > 0
+}
+
 // stackFile is the part of a faas-cli stack file we use (openfaas/go-sdk
 // stack.Services); strict parsing refuses any other key, so a typo such as
 // "enviroment" fails here instead of being ignored by faas-cli.
@@ -338,10 +375,14 @@ func TestOpenFaaSStack(t *testing.T) {
 				t.Errorf("prefix_logs %q, want false: the binary's log lines are JSON", env["prefix_logs"])
 			}
 
-			// Every variable is the watchdog's or one the configuration reads.
+			// Every variable is the watchdog's, the Go runtime's, or one the
+			// configuration reads.
+			if f.Limits != nil {
+				checkMemLimit(t, env[goMemLimit], f.Limits.Memory)
+			}
 			set := map[string]bool{}
 			for k, v := range env {
-				if slices.Contains(watchdogVars, k) {
+				if slices.Contains(watchdogVars, k) || k == goMemLimit {
 					continue
 				}
 				if _, ok := names[k]; !ok {
@@ -359,7 +400,7 @@ func TestOpenFaaSStack(t *testing.T) {
 			loadEnv := map[string]string{}
 			used := map[string]bool{}
 			for k, v := range env {
-				if slices.Contains(watchdogVars, k) {
+				if slices.Contains(watchdogVars, k) || k == goMemLimit {
 					continue
 				}
 				loadEnv[k] = v
@@ -445,10 +486,16 @@ func TestKnativeServices(t *testing.T) {
 			dir := t.TempDir()
 			set := map[string]bool{}
 			loadEnv := map[string]string{config.EnvPort: strconv.Itoa(containerPort)} // what Knative injects
+			memLimit := ""
 			for _, e := range c.Env {
 				switch e.Name {
 				case config.EnvPort, "K_SERVICE", "K_CONFIGURATION", "K_REVISION":
 					t.Errorf("env sets %s, which Knative reserves", e.Name)
+					continue
+				case goMemLimit:
+					if e.Value != nil {
+						memLimit = *e.Value
+					}
 					continue
 				}
 				if _, ok := names[e.Name]; !ok {
@@ -493,6 +540,7 @@ func TestKnativeServices(t *testing.T) {
 			if c.Resources.Requests["memory"] == "" || c.Resources.Requests["cpu"] == "" || c.Resources.Limits["memory"] == "" {
 				t.Errorf("resources %+v: want memory and cpu requests and a memory limit", c.Resources)
 			}
+			checkMemLimit(t, memLimit, c.Resources.Limits["memory"])
 			sc := c.SecurityContext
 			if sc == nil {
 				t.Fatal("no securityContext")

@@ -39,7 +39,8 @@ fails. Checks: the configuration loads; the Supabase secret is not the example
 secret of Supabase's self-hosting .env; for each provider: discovery reachable,
 its issuer byte-equal to the configured one, an allowed asymmetric signing
 algorithm, the JWKS reachable with a usable key, a token endpoint when refresh
-is configured. With --token (a file, or - for stdin) it verifies a provider
+is configured, discovered URLs in https (or to loopback), and insecure_http
+flagged as a failure while it is set. With --token (a file, or - for stdin) it verifies a provider
 token and shows the claims the exchange would mint. With SUPABASE_URL and
 SUPABASE_ANON_KEY set it mints a 60-second token and calls
 GET <SUPABASE_URL>/rest/v1/ with it, as supabase-js would. Every call is bounded
@@ -219,6 +220,11 @@ func (c doctorCmd) provider(ctx context.Context, r *report, p *config.Provider, 
 		allowed = verify.Algorithms
 	}
 	algs := allowed // the algorithms a key must serve
+	if p.InsecureHTTP {
+		r.fail(label+"transport", "insecure_http is set: this provider may be reached over plain http to any host, where anyone on the network path can read refresh tokens and client secrets and supply signing keys",
+			fmt.Sprintf("serve the provider over https and unset %s; keep it only for a provider reached over a network you trust, inside the cluster", name("insecure_http")))
+	}
+	insecure := func(u string) bool { return errors.Is(idp.CheckURL(u, p.InsecureHTTP), idp.ErrInsecureURL) }
 	var doc *idp.Metadata
 	if p.Issuer != "" {
 		durl := idp.DiscoveryURL(p.Issuer)
@@ -278,6 +284,9 @@ func (c doctorCmd) provider(ctx context.Context, r *report, p *config.Provider, 
 		c.usable(ctx, r, label+"public key", st, 0, algs, name)
 	case p.JWKSURL != "":
 		c.jwks(ctx, r, label, client, p.JWKSURL, name("jwks_url"), algs, name)
+	case doc != nil && insecure(doc.JWKSURI):
+		r.fail(label+"jwks", fmt.Sprintf("the provider's jwks_uri %s is plain http to a host that is not loopback; the functions refuse it", doc.JWKSURI),
+			fmt.Sprintf("make the provider publish an https jwks_uri, or set %s", name("jwks_url")))
 	case doc != nil && doc.JWKSURI != "":
 		c.jwks(ctx, r, label, client, doc.JWKSURI, "the provider's jwks_uri", algs, name)
 	case doc != nil:
@@ -294,6 +303,9 @@ func (c doctorCmd) provider(ctx context.Context, r *report, p *config.Provider, 
 			fmt.Sprintf("set %s, or unset %s if this deployment does not refresh", name("token_url"), name("client_id")))
 	case doc == nil:
 		// Discovery failed and said so above.
+	case insecure(doc.TokenEndpoint):
+		r.fail(label+"token endpoint", fmt.Sprintf("the discovered token_endpoint %s is plain http to a host that is not loopback; refresh refuses it", doc.TokenEndpoint),
+			fmt.Sprintf("make the provider announce an https token_endpoint, or set %s", name("token_url")))
 	case doc.TokenEndpoint == "":
 		r.fail(label+"token endpoint", "client_id is set for refresh, but the discovery document has no token_endpoint",
 			fmt.Sprintf("set %s to the provider's token endpoint, or unset %s if this deployment does not refresh", name("token_url"), name("client_id")))

@@ -123,9 +123,9 @@ func TestRefreshEndpointFaults(t *testing.T) {
 			flush(w)
 			panic(http.ErrAbortHandler)
 		}, 0},
-		{"redirect loop", func(w http.ResponseWriter, r *http.Request) {
+		{"redirect loop (no redirect is followed)", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/token", http.StatusTemporaryRedirect)
-		}, 3},
+		}, 1},
 		{"200 without an access token", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintf(w, `{"token_type":"bearer","id_token":%q}`, idToken)

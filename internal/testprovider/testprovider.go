@@ -117,6 +117,7 @@ type Provider struct {
 	mu      sync.Mutex
 	keys    []*Key
 	mode    atomic.Int32
+	delay   atomic.Int64
 	fetches atomic.Int64
 	disco   atomic.Int64
 }
@@ -139,6 +140,10 @@ func (p *Provider) JWKSURL() string { return p.Server.URL + "/jwks" }
 // SetMode changes how every endpoint answers.
 func (p *Provider) SetMode(m Mode) { p.mode.Store(int32(m)) }
 
+// SetDelay makes every endpoint wait d before it answers (a slow network
+// or a busy provider); the wait ends early if the request is cancelled.
+func (p *Provider) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
+
 // SetKeys replaces the served key set (rotation).
 func (p *Provider) SetKeys(keys ...*Key) {
 	p.mu.Lock()
@@ -159,6 +164,13 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		p.fetches.Add(1)
 	} else {
 		p.disco.Add(1)
+	}
+	if d := time.Duration(p.delay.Load()); d > 0 {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(d):
+		}
 	}
 	switch Mode(p.mode.Load()) {
 	case Down:

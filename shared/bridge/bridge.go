@@ -94,6 +94,11 @@ func trust(ctx context.Context, p *config.Provider, d function.Deps) (*Trusted, 
 	ro.OnRefreshError = func(err error) {
 		log.Warn("jwks refresh failed", "error", err.Error())
 	}
+	ro.InsecureHTTP = p.InsecureHTTP
+	if p.InsecureHTTP {
+		log.Warn("insecure_http is set: this provider's URLs, configured or discovered, may be plain http to any host; " +
+			"anyone on that network path can read refresh tokens and client secrets and supply signing keys")
+	}
 	var (
 		src keys.Source
 		err error
@@ -118,6 +123,7 @@ func trust(ctx context.Context, p *config.Provider, d function.Deps) (*Trusted, 
 			ClientID:     p.ClientID,
 			ClientSecret: p.Secret,
 			PostAuth:     p.ClientAuth == config.ClientAuthPost,
+			InsecureHTTP: p.InsecureHTTP,
 		}, disc, idp.NewHTTPClient(client()))
 		if err != nil {
 			return nil, err

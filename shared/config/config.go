@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"supabridge/shared/claims"
+	"supabridge/shared/idp"
 	"supabridge/shared/verify"
 )
 
@@ -73,6 +74,10 @@ type Provider struct {
 	Secret      Secret // the client secret; empty for a public client
 	ClientAuth  string // ClientAuthBasic or ClientAuthPost
 	HTTPTimeout time.Duration
+	// InsecureHTTP allows plain-http URLs (configured and discovered) to
+	// hosts that are not loopback: the operator's explicit choice for a
+	// provider reached inside the cluster.
+	InsecureHTTP bool
 }
 
 // Policy returns the verifier's view of p, without keys.
@@ -276,7 +281,7 @@ type providerDefaults struct {
 var singleVars = []string{
 	EnvAuthIssuer, EnvAuthJWKSURL, EnvAuthPublicKey, EnvAuthPublicKey + "_FILE", EnvAuthAudience,
 	EnvAuthAlgorithms, EnvAuthLeeway, EnvAuthTokenURL, EnvAuthClientID, EnvAuthClientSecret,
-	EnvAuthClientSecret + "_FILE", EnvAuthClientAuth,
+	EnvAuthClientSecret + "_FILE", EnvAuthClientAuth, EnvAuthInsecureHTTP,
 }
 
 func loadProviders(r reader, d providerDefaults) []Provider {
@@ -335,6 +340,13 @@ func singleEntry(r reader) (entry, bool) {
 		lw := duration(r.duration(EnvAuthLeeway, verify.DefaultLeeway))
 		e.Leeway = &lw
 	}
+	if v := r.get(EnvAuthInsecureHTTP); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			r.errs.add("%s: must be true or false", EnvAuthInsecureHTTP)
+		}
+		e.InsecureHTTP = b
+	}
 	if e.Issuer == "" && e.JWKSURL == "" && e.PublicKey == "" {
 		r.errs.add("a provider is required: set %s, %s or %s (or %s)", EnvAuthJWKSURL, EnvAuthPublicKey, EnvAuthIssuer, EnvAuthProviders)
 		return entry{}, false
@@ -368,6 +380,8 @@ func EnvName(field string) string {
 		return EnvAuthClientSecret
 	case "http_timeout":
 		return EnvAuthHTTPTimeout
+	case "insecure_http":
+		return EnvAuthInsecureHTTP
 	case "claims_passthrough":
 		return EnvPassthrough
 	case "sub_mapping":
@@ -384,11 +398,15 @@ func checkProvider(errs *problems, p *Provider, name func(field string) string) 
 	if p.JWKSURL != "" && len(p.PublicKey) > 0 {
 		errs.add("%s and %s are both set; set one key source", name("jwks_url"), name("public_key"))
 	}
-	for field, u := range map[string]string{"issuer": p.Issuer, "jwks_url": p.JWKSURL, "token_url": p.TokenURL} {
+	for _, field := range []string{"issuer", "jwks_url", "token_url"} {
+		u := map[string]string{"issuer": p.Issuer, "jwks_url": p.JWKSURL, "token_url": p.TokenURL}[field]
 		if u == "" {
 			continue
 		}
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+		switch err := idp.CheckURL(u, p.InsecureHTTP); {
+		case errors.Is(err, idp.ErrInsecureURL):
+			errs.add("%s: plain http is allowed only to a loopback address (127.0.0.0/8, ::1, localhost); use https, or set %s for a provider reached inside the cluster", name(field), name("insecure_http"))
+		case err != nil:
 			errs.add("%s: not an http(s) URL", name(field))
 		}
 	}

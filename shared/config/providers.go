@@ -38,6 +38,7 @@ type entry struct {
 	ClientSecretFile  string            `json:"client_secret_file"`
 	ClientAuth        string            `json:"client_auth"`
 	HTTPTimeout       *duration         `json:"http_timeout"`
+	InsecureHTTP      bool              `json:"insecure_http"`
 	// ClientSecret is refused: a secret does not belong in a ConfigMap.
 	ClientSecret *string `json:"client_secret"`
 
@@ -159,6 +160,7 @@ func (r reader) provider(e entry, d providerDefaults, field func(string) string)
 		HTTPTimeout: d.timeout,
 		Secret:      e.secret,
 	}
+	p.InsecureHTTP = e.InsecureHTTP
 	if e.Leeway != nil {
 		p.Leeway = time.Duration(*e.Leeway) // an explicit 0 means no leeway
 	}

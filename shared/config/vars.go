@@ -29,6 +29,7 @@ const (
 	EnvAuthClientSecret  = "AUTH_CLIENT_SECRET"
 	EnvAuthClientAuth    = "AUTH_CLIENT_AUTH"
 	EnvAuthHTTPTimeout   = "AUTH_HTTP_TIMEOUT"
+	EnvAuthInsecureHTTP  = "AUTH_INSECURE_HTTP"
 	EnvAuthProviders     = "AUTH_PROVIDERS"
 	EnvAuthProvidersFile = "AUTH_PROVIDERS_FILE"
 	EnvCORSOrigins       = "CORS_ALLOWED_ORIGINS"
@@ -56,6 +57,7 @@ var variables = []Variable{
 	{EnvAuthClientSecret, false, true, "OAuth client secret for refresh (optional: public clients)"},
 	{EnvAuthClientAuth, false, false, "basic (default) or post: how the client authenticates to the token endpoint"},
 	{EnvAuthHTTPTimeout, false, false, "bound of every call to the provider (default 5 s)"},
+	{EnvAuthInsecureHTTP, false, false, "true allows plain-http provider URLs to hosts that are not loopback (a provider inside the cluster); logged as a warning at start"},
 	{EnvAuthProviders, false, false, "several providers as a JSON array (see README)"},
 	{EnvAuthProvidersFile, false, false, "path of a JSON or YAML file holding AUTH_PROVIDERS"},
 	{EnvCORSOrigins, false, false, "* (default) or a comma list of allowed origins"},

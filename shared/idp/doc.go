@@ -5,7 +5,8 @@
 // §6, [TokenClient]).
 //
 // What it refuses: a response body over the size limit (an error, never a
-// silently truncated body), a redirect from https to another scheme, a
+// silently truncated body), a redirect to another origin (scheme, host and
+// port) from discovery or a JWKS, any redirect from the token endpoint, a
 // metadata document whose "issuer" differs from the configured issuer by a
 // single byte (Discovery §4.3), and a second request to a failing provider
 // within the back-off interval. It tells a refused refresh token

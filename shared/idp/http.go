@@ -1,10 +1,12 @@
 package idp
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -28,7 +30,11 @@ type HTTPOptions struct {
 	Transport http.RoundTripper
 }
 
-// NewHTTPClient returns an *http.Client bounded as described by o.
+// NewHTTPClient returns an *http.Client bounded as described by o. It
+// follows at most three redirects, each to the origin (scheme, host and
+// port) of the first request: a discovery document or a JWKS that another
+// host supplies through a redirect could name any key. [TokenClient]
+// follows none.
 func NewHTTPClient(o HTTPOptions) *http.Client {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -48,10 +54,10 @@ func NewHTTPClient(o HTTPOptions) *http.Client {
 		Transport: &transport{base: base, maxBody: o.MaxBody, observe: o.Observe},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
-				return errors.New("idp: too many redirects")
+				return fmt.Errorf("%w: more than 3", ErrRedirect)
 			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return errors.New("idp: redirect from https to another scheme refused")
+			if origin(req.URL) != origin(via[0].URL) {
+				return fmt.Errorf("%w: to another origin", ErrRedirect)
 			}
 			return nil
 		},
@@ -110,3 +116,44 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// origin is u's scheme, host and port (RFC 6454), the port made explicit.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch u.Scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
+}
+
+// CheckURL reports whether raw may carry traffic to a provider: an https
+// URL, or a plain http one to a loopback host (127.0.0.0/8, ::1,
+// localhost), or any http URL when insecureHTTP (an operator's explicit
+// choice for a provider inside the cluster). On anything else a network
+// attacker could read refresh tokens and client secrets and supply signing
+// keys. The error names neither the URL nor its parts.
+func CheckURL(raw string, insecureHTTP bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ErrNotHTTPURL
+	}
+	if u.Scheme == "http" && !insecureHTTP && !Loopback(u.Hostname()) {
+		return ErrInsecureURL
+	}
+	return nil
+}
+
+// Loopback reports whether host (a URL's Hostname) is a loopback address or
+// the name localhost.
+func Loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}

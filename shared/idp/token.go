@@ -18,24 +18,40 @@ type TokenConfig struct {
 	// PostAuth sends the client credentials in the form body
 	// (client_secret_post) instead of HTTP Basic (client_secret_basic).
 	PostAuth bool
+	// InsecureHTTP allows a plain-http token endpoint to a host that is
+	// not loopback ([CheckURL]).
+	InsecureHTTP bool
 }
 
 // TokenClient refreshes tokens at one provider's token endpoint. It is safe
 // for concurrent use.
 type TokenClient struct {
-	conf oauth2.Config
-	disc *Discovery
-	http *http.Client
+	conf     oauth2.Config
+	disc     *Discovery
+	http     *http.Client
+	insecure bool
 }
 
 // NewTokenClient returns a TokenClient. disc may be nil when cfg.TokenURL is
-// set; client is the bounded HTTP client for the token endpoint.
+// set; client is the bounded HTTP client for the token endpoint. The
+// TokenClient uses a copy of client that follows no redirect: a token
+// endpoint answering 307 would have the refresh token (and, with
+// PostAuth, the client secret) posted again to wherever it points.
 func NewTokenClient(cfg TokenConfig, disc *Discovery, client *http.Client) (*TokenClient, error) {
 	if cfg.ClientID == "" {
 		return nil, errors.New("idp: no client id")
 	}
 	if cfg.TokenURL == "" && disc == nil {
 		return nil, errors.New("idp: no token endpoint and no issuer to discover it from")
+	}
+	if cfg.TokenURL != "" {
+		if err := CheckURL(cfg.TokenURL, cfg.InsecureHTTP); err != nil {
+			return nil, fmt.Errorf("idp: token endpoint: %w", err)
+		}
+	}
+	noRedirect := *client
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error {
+		return fmt.Errorf("%w: the token endpoint answered with a redirect", ErrRedirect)
 	}
 	style := oauth2.AuthStyleInHeader
 	if cfg.PostAuth {
@@ -47,8 +63,9 @@ func NewTokenClient(cfg TokenConfig, disc *Discovery, client *http.Client) (*Tok
 			ClientSecret: string(cfg.ClientSecret),
 			Endpoint:     oauth2.Endpoint{TokenURL: cfg.TokenURL, AuthStyle: style},
 		},
-		disc: disc,
-		http: client,
+		disc:     disc,
+		http:     &noRedirect,
+		insecure: cfg.InsecureHTTP,
 	}, nil
 }
 
@@ -72,6 +89,9 @@ func (c *TokenClient) Refresh(ctx context.Context, refreshToken string) (Tokens,
 		}
 		if d.TokenEndpoint == "" {
 			return Tokens{}, fmt.Errorf("%w: discovery document has no token_endpoint", ErrUnavailable)
+		}
+		if err := CheckURL(d.TokenEndpoint, c.insecure); err != nil {
+			return Tokens{}, fmt.Errorf("%w: discovered token_endpoint: %w", ErrUnavailable, err)
 		}
 		conf.Endpoint.TokenURL = d.TokenEndpoint
 	}

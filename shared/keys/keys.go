@@ -33,3 +33,38 @@ func kid(t *jwt.Token) (string, bool) {
 	k, ok := t.Header["kid"].(string)
 	return k, ok
 }
+
+// pick returns the key, or the jwt.VerificationKeySet of keys, that may
+// verify t among ks, and false when there is none. A key is a candidate
+// only if its JWK "alg" is unset or equal to the token's (a key declared
+// RS256 never verifies PS256, with or without a kid). A token with a kid
+// takes the keys with that kid; with anyKid and no such key, it takes the
+// keys without a kid (a static PEM has none). A token without a kid is
+// tried against every candidate.
+func pick(ks []staticKey, t *jwt.Token, anyKid bool) (any, bool) {
+	want, hasKid := kid(t)
+	alg := t.Method.Alg()
+	var named, other jwt.VerificationKeySet
+	for _, k := range ks {
+		switch {
+		case k.alg != "" && k.alg != alg:
+		case !hasKid:
+			other.Keys = append(other.Keys, k.key)
+		case k.kid == want:
+			named.Keys = append(named.Keys, k.key)
+		case anyKid && k.kid == "":
+			other.Keys = append(other.Keys, k.key)
+		}
+	}
+	set := named
+	if len(set.Keys) == 0 {
+		set = other
+	}
+	switch len(set.Keys) {
+	case 0:
+		return nil, false
+	case 1:
+		return set.Keys[0], true
+	}
+	return set, true
+}

@@ -30,6 +30,9 @@ type RemoteOptions struct {
 	Transport http.RoundTripper
 	// OnRefreshError, when set, is told of each failed fetch.
 	OnRefreshError func(err error)
+	// InsecureHTTP allows a plain-http JWKS URL to a host that is not
+	// loopback (idp.CheckURL).
+	InsecureHTTP bool
 }
 
 func (o RemoteOptions) withDefaults() RemoteOptions {
@@ -47,18 +50,27 @@ func (o RemoteOptions) withDefaults() RemoteOptions {
 
 // Remote is a JWKS fetched from a URL and cached by keyfunc/v3 and jwkset.
 //
-// Look-ups go first to the cache alone (cached, a keyfunc over the URL's
-// own storage, which never fetches). Only a miss takes the refresh path
-// (refreshing, a keyfunc over jwkset's HTTP client, which refetches on an
-// unknown kid behind the rate limiter), one miss at a time: requests that
-// miss while a rotation is being fetched wait for that fetch and then find
-// the new key, instead of hitting the limiter and being refused.
+// Look-ups go first to the cache alone (jwkset's storage for the URL,
+// which never fetches). Only a miss takes the refresh path (refreshing, a
+// keyfunc over jwkset's HTTP client, which refetches on an unknown kid
+// behind the rate limiter). That refetch runs detached from the
+// request that caused it, under the Remote's own context and HTTPTimeout,
+// one at a time (as coreos/go-oidc's RemoteKeySet does): a miss starts one
+// or joins the one in flight, waits for it with its own context, then
+// looks in the cache again. A client that hangs up gives up its own wait
+// and nothing else: its cancellation never cuts a fetch short, so it is
+// never recorded as the provider failing, and the fetch it started still
+// brings a rotated key in for the requests behind it.
 type Remote struct {
-	cached     keyfunc.Keyfunc
+	ctx        context.Context
+	timeout    time.Duration
+	store      jwkset.Storage // the URL's own storage: reading it never fetches
 	refreshing keyfunc.Keyfunc
-	miss       sync.Mutex
 	failing    atomic.Bool
 	fetches    atomic.Int64
+
+	mu       sync.Mutex
+	inflight chan struct{} // closed when the refetch in flight ends
 }
 
 // NewRemote starts a cache of the JWKS at url. Its first fetch happens here,
@@ -66,7 +78,10 @@ type Remote struct {
 // token with a kid triggers another try. ctx ends the background refresh.
 func NewRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error) {
 	o = o.withDefaults()
-	r := &Remote{}
+	if err := idp.CheckURL(url, o.InsecureHTTP); err != nil {
+		return nil, fmt.Errorf("keys: jwks: %w", err)
+	}
+	r := &Remote{ctx: ctx, timeout: o.HTTPTimeout}
 	client := idp.NewHTTPClient(idp.HTTPOptions{
 		Timeout:   o.HTTPTimeout,
 		Transport: o.Transport,
@@ -105,9 +120,7 @@ func NewRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error
 	if err != nil {
 		return nil, fmt.Errorf("keys: jwks cache: %w", err)
 	}
-	if r.cached, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: store}); err != nil {
-		return nil, fmt.Errorf("keys: jwks cache: %w", err)
-	}
+	r.store = store
 	if r.refreshing, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: httpClient}); err != nil {
 		return nil, fmt.Errorf("keys: jwks cache: %w", err)
 	}
@@ -117,39 +130,92 @@ func NewRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error
 // Fetches returns how many JWKS requests this Remote has made.
 func (r *Remote) Fetches() int64 { return r.fetches.Load() }
 
-// Key implements Source.
+// Key implements Source. A key is chosen among the cached ones as a
+// static set chooses (pick): a JWK whose "alg" is set and differs from the
+// token's, or that is not for signatures ("use", "key_ops"), is never a
+// candidate, with or without a kid. A token whose kid is not cached makes
+// the cache refetch (refetch) and is looked up again.
 func (r *Remote) Key(ctx context.Context, t *jwt.Token) (any, error) {
-	if _, ok := kid(t); !ok {
-		set, err := r.cached.VerificationKeySet(ctx)
-		if err == nil && len(set.Keys) > 0 {
-			return set, nil
-		}
-		return nil, r.classify(err)
-	}
-	if k, err := r.cached.KeyfuncCtx(ctx)(t); err == nil {
+	if k, ok := r.fromCache(ctx, t); ok {
 		return k, nil
 	}
-	r.miss.Lock()
-	defer r.miss.Unlock()
-	// Another request may have fetched the key while this one waited.
-	k, err := r.refreshing.KeyfuncCtx(ctx)(t)
-	if err != nil {
-		return nil, r.classify(err)
+	if _, hasKid := kid(t); !hasKid {
+		return nil, r.notFound()
 	}
-	return k, nil
+	if err := r.refetch(ctx, t); err != nil {
+		return nil, err
+	}
+	// The refetch brought whatever the provider publishes now.
+	if k, ok := r.fromCache(ctx, t); ok {
+		return k, nil
+	}
+	return nil, r.notFound()
 }
 
-// classify a failed look-up: while the last fetch failed we cannot tell a
-// forged kid from a rotated one, so the answer is "unavailable".
-func (r *Remote) classify(err error) error {
+// fromCache picks t's key among the cached keys: the one its kid names, or
+// for a token without a kid every one.
+func (r *Remote) fromCache(ctx context.Context, t *jwt.Token) (any, bool) {
+	var all []jwkset.JWK
+	if want, ok := kid(t); ok {
+		j, err := r.store.KeyRead(ctx, want)
+		if err != nil {
+			return nil, false
+		}
+		all = []jwkset.JWK{j}
+	} else {
+		var err error
+		if all, err = r.store.KeyReadAll(ctx); err != nil {
+			return nil, false
+		}
+	}
+	ks := make([]staticKey, 0, len(all))
+	for _, j := range all {
+		if k, ok := fromJWK(j); ok {
+			ks = append(ks, k)
+		}
+	}
+	return pick(ks, t, false)
+}
+
+// refetch makes the cache refetch on t's unknown kid (behind the rate
+// limiter), detached from ctx, joining the refetch already in flight if
+// there is one; ctx bounds only the wait.
+func (r *Remote) refetch(ctx context.Context, t *jwt.Token) error {
+	r.mu.Lock()
+	done := r.inflight
+	if done == nil {
+		done = make(chan struct{})
+		r.inflight = done
+		go func() {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.timeout)
+			defer cancel()
+			if r.ctx.Err() == nil {
+				// The key is read again from the cache by every waiter.
+				_, _ = r.refreshing.KeyfuncCtx(fctx)(t)
+			}
+			r.mu.Lock()
+			r.inflight = nil
+			r.mu.Unlock()
+			close(done)
+		}()
+	}
+	r.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.Join(ErrUnavailable, context.Cause(ctx))
+	}
+}
+
+// notFound is the error of a failed look-up: while the last fetch failed
+// we cannot tell a forged kid from a rotated one, so the answer is
+// "unavailable".
+func (r *Remote) notFound() error {
 	if r.failing.Load() {
-		return errors.Join(ErrUnavailable, err)
+		return ErrUnavailable
 	}
-	if err == nil || errors.Is(err, jwkset.ErrKeyNotFound) {
-		return ErrUnknownKey
-	}
-	// Rate-limited refresh, alg disagreeing with the JWK, a non-string kid.
-	return errors.Join(ErrUnknownKey, err)
+	return ErrUnknownKey
 }
 
 // Discovered is a Remote whose URL is the jwks_uri of the issuer's
@@ -178,20 +244,28 @@ func (d *Discovered) Key(ctx context.Context, t *jwt.Token) (any, error) {
 	return r.Key(ctx, t)
 }
 
+// get returns the Remote, making it once the discovery document is known.
+// The wait for discovery holds no lock: a caller waits with its own
+// context, and the fetch goes on for the others (idp.Discovery).
 func (d *Discovered) get(ctx context.Context) (*Remote, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.remote != nil {
-		return d.remote, nil
+	r := d.remote
+	d.mu.Unlock()
+	if r != nil {
+		return r, nil
 	}
 	doc, err := d.disc.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewRemote(d.ctx, doc.JWKSURI, d.opts)
-	if err != nil {
-		return nil, err
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.remote == nil {
+		r, err := NewRemote(d.ctx, doc.JWKSURI, d.opts)
+		if err != nil {
+			return nil, err
+		}
+		d.remote = r
 	}
-	d.remote = r
-	return r, nil
+	return d.remote, nil
 }

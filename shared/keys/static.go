@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
@@ -116,23 +117,61 @@ func parseJWKJSON(material []byte) ([]staticKey, error) {
 	}
 	var out []staticKey
 	for _, raw := range raws {
-		var m jwkset.JWKMarshal
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadKeyMaterial, err)
-		}
-		if m.D != "" || m.K != "" {
-			return nil, fmt.Errorf("%w: a private or symmetric JWK was given; give the public key", ErrBadKeyMaterial)
-		}
-		j, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+		k, sig, err := parseJWK(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadKeyMaterial, err)
+			return nil, err
 		}
-		if !asymmetricPublic(j.Key()) {
-			return nil, fmt.Errorf("%w: unsupported key type %T", ErrBadKeyMaterial, j.Key())
+		if sig {
+			out = append(out, k)
 		}
-		out = append(out, staticKey{kid: m.KID, alg: m.ALG.String(), key: j.Key()})
 	}
 	return out, nil
+}
+
+// parseJWK reads one public JWK. sig is false for a key that is not for
+// verifying signatures: "use" other than "sig" (RFC 7517 §4.2), or
+// "key_ops" without "verify" (§4.3). Such a key must never verify a
+// token; the caller drops it. Private and symmetric keys are errors.
+func parseJWK(raw json.RawMessage) (k staticKey, sig bool, err error) {
+	var m jwkset.JWKMarshal
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return k, false, fmt.Errorf("%w: %w", ErrBadKeyMaterial, err)
+	}
+	if m.D != "" || m.K != "" {
+		return k, false, fmt.Errorf("%w: a private or symmetric JWK was given; give the public key", ErrBadKeyMaterial)
+	}
+	j, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+	if err != nil {
+		return k, false, fmt.Errorf("%w: %w", ErrBadKeyMaterial, err)
+	}
+	if !asymmetricPublic(j.Key()) {
+		return k, false, fmt.Errorf("%w: unsupported key type %T", ErrBadKeyMaterial, j.Key())
+	}
+	return staticKey{kid: m.KID, alg: m.ALG.String(), key: j.Key()}, forSignatures(m), nil
+}
+
+// forSignatures reports whether a JWK may verify signatures: "use" unset
+// or "sig" (RFC 7517 §4.2), and "key_ops", when given, holding "verify"
+// (§4.3).
+func forSignatures(m jwkset.JWKMarshal) bool {
+	if m.USE != "" && m.USE != jwkset.UseSig {
+		return false
+	}
+	return len(m.KEYOPS) == 0 || slices.Contains(m.KEYOPS, jwkset.KeyOpsVerify)
+}
+
+// fromJWK is a cached JWK as a key choice sees it; false for a key that is
+// not an asymmetric public key for signatures.
+func fromJWK(j jwkset.JWK) (staticKey, bool) {
+	m := j.Marshal()
+	key := j.Key()
+	if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+		key = pk.Public()
+	}
+	if !asymmetricPublic(key) || !forSignatures(m) {
+		return staticKey{}, false
+	}
+	return staticKey{kid: m.KID, alg: m.ALG.String(), key: key}, true
 }
 
 func asymmetricPublic(k any) bool {
@@ -146,30 +185,14 @@ func asymmetricPublic(k any) bool {
 // Key implements Source. A token whose kid names a configured key gets that
 // key; otherwise every configured key without a kid is a candidate (a PEM
 // has no kid, so it verifies tokens whatever their kid says), and a token
-// without a kid is tried against every key, as keyfunc does. A key whose
-// JWK "alg" differs from the token's is never a candidate.
+// without a kid is tried against every key. A key whose
+// JWK "alg" differs from the token's is never a candidate, nor is a JWK
+// that is not for signatures (dropped when parsed).
 func (s *Static) Key(_ context.Context, t *jwt.Token) (any, error) {
-	want, hasKid := kid(t)
-	alg := t.Method.Alg()
-	var set jwt.VerificationKeySet
-	for _, k := range s.keys {
-		if k.alg != "" && k.alg != alg {
-			continue
-		}
-		if hasKid && k.kid == want {
-			return k.key, nil
-		}
-		if k.kid == "" || !hasKid {
-			set.Keys = append(set.Keys, k.key)
-		}
+	if k, ok := pick(s.keys, t, true); ok {
+		return k, nil
 	}
-	switch len(set.Keys) {
-	case 0:
-		return nil, ErrUnknownKey
-	case 1:
-		return set.Keys[0], nil
-	}
-	return set, nil
+	return nil, ErrUnknownKey
 }
 
 // FetchSet fetches the JWK Set at u once with client (bounded by the

@@ -3,7 +3,10 @@
 // is set (API Gateway REST v1, HTTP API v2, Function URL and ALB events, told
 // apart by probing the event), else as an HTTP server on PORT for OpenFaaS
 // (of-watchdog mode=http), Knative and plain processes, with read, write and
-// idle timeouts and a graceful stop on SIGTERM.
+// idle timeouts, a header cap ([MaxHeaderBytes]), a connection cap
+// ([MaxConns]: more wait, idle keep-alive connections are reclaimed) and a
+// graceful stop on SIGTERM. At start it logs the Go runtime's soft memory
+// limit (GOMEMLIMIT), which the manifests set below the container's.
 //
 // A configuration error stops the process at start with one line naming the
 // variable; under Lambda it is also reported to the Runtime API's init/error

@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkVerify is the verifier alone, with the production key source (a
-// keyfunc JWKS cache over an httptest provider), per algorithm, with one
+// keys.Remote JWKS cache over an httptest provider), per algorithm, with one
 // policy and with three (the issuer lookup is a map: no difference wanted).
 func BenchmarkVerify(b *testing.B) {
 	algs := []string{"RS256", "ES256", "EdDSA"}
