@@ -12,8 +12,10 @@
 // from a key it does not know ([ErrUnknownKey], answered 401): a Remote
 // records whether its last fetch failed.
 //
-// A Remote fetches detached from the request that needs the keys (one
-// fetch at a time, bounded by its own timeout): a client that hangs up
-// never makes a fetch fail for everyone else. keyfunc/v3, which this
-// package used before, refetches under the caller's context.
+// A Remote caches with jwkset and refetches on an unknown kid through
+// keyfunc/v3, detached from the request that needs the keys: keyfunc
+// refetches under the context it is given, so the Remote gives it its own
+// (bounded by the provider timeout) and lets concurrent misses wait for
+// that one refetch. A client that hangs up gives up its own wait and never
+// makes a fetch fail for everyone else.
 package keys
