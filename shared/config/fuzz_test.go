@@ -169,8 +169,8 @@ func loadChecked(t *testing.T, secretFile, secret, alias, client, providers, ext
 // configuration Load accepted.
 func checkLoaded(t *testing.T, cfg *config.Config) {
 	t.Helper()
-	if len(cfg.Supabase.Secret) < 32 {
-		t.Fatalf("accepted a %d-byte secret", len(cfg.Supabase.Secret))
+	if cfg.Supabase.Signer == nil || cfg.Signing.Source == "" {
+		t.Fatalf("accepted a configuration without a signer (source %q)", cfg.Signing.Source)
 	}
 	if cfg.Supabase.MaxTTL <= 0 || cfg.Supabase.Issuer == "" || cfg.Supabase.Audience == "" {
 		t.Fatalf("got Supabase settings %+v", cfg.Supabase)
