@@ -61,18 +61,18 @@ func (c keysCmd) run(_ context.Context, args []string, cio IO) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	sc, err := supabaseConfig(env, *secretFile, cio.Stdin)
+	secret, err := legacySecret(env, *secretFile, cio.Stdin)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if string(sc.Secret) == config.ExampleSecret {
+	if string(secret) == config.ExampleSecret {
 		return fail("refused: this is the example secret of Supabase's self-hosting .env, published for all to read; make a new one with supabridge secret")
 	}
-	anon, err := apiKey(sc.Secret, *ref, "anon", iat, exp)
+	anon, err := apiKey(secret, *ref, "anon", iat, exp)
 	if err != nil {
 		return fail("%v", err)
 	}
-	service, err := apiKey(sc.Secret, *ref, "service_role", iat, exp)
+	service, err := apiKey(secret, *ref, "service_role", iat, exp)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -80,7 +80,7 @@ func (c keysCmd) run(_ context.Context, args []string, cio IO) int {
 		fmt.Fprintf(cio.Stdout, "ANON_KEY=%s\nSERVICE_ROLE_KEY=%s\n", anon, service)
 	} else {
 		out, err := secretManifest(*namespace, map[string]string{
-			"JWT_SECRET":       string(sc.Secret),
+			"JWT_SECRET":       string(secret),
 			"ANON_KEY":         anon,
 			"SERVICE_ROLE_KEY": service,
 		})

@@ -51,7 +51,7 @@ func TestVerifySupabase(t *testing.T) {
 			[]string{`FAIL audience: the token has no aud; accepted: "authenticated" — fix: API keys (anon, service_role) carry no aud`}},
 		{"no exp", hs256(t, with("exp", nil), nil), nil, 1, []string{"FAIL expiry: the token has no exp"}},
 		{"expired and wrong audience", hs256(t, with("exp", now.Add(-time.Hour).Unix()), nil), []string{"--aud", "other"}, 1, []string{"FAIL expiry: expired at", "FAIL audience: the token's aud"}},
-		{"algorithm", rsKey.Sign(t, valid, nil), nil, 1, []string{"FAIL algorithm: the token is signed with RS256; Supabase's tokens are HS256 with the shared secret — fix: a provider's token is checked with --against providers"}},
+		{"algorithm", rsKey.Sign(t, valid, nil), nil, 1, []string{"FAIL algorithm: the token is signed with RS256; Supabase's tokens are HS256 with the shared secret — fix: a provider's token is checked with --against providers; a token the bridge signed with its own key is checked where SUPABRIDGE_SIGNING_KEY (or SUPABASE_JWT_KEYS) is set"}},
 		{"kid noted", hs256(t, valid, map[string]any{"kid": "k"}), nil, 0, []string{"note: the header has a kid with HS256: PostgREST 13+ refuses it"}},
 		{"malformed", "not-a-jwt", nil, 1, []string{"FAIL malformed: not a JWT"}},
 	} {
