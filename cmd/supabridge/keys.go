@@ -30,9 +30,15 @@ The secret comes from --secret-file (a path, or - for stdin), else from
 SUPABASE_JWT_SECRET or JWT_SECRET (or their _FILE forms) in the environment or
 --env-file. A secret under 32 bytes, or the example secret of Supabase's .env,
 is refused. --format k8s prints a supabase-secrets Secret manifest (JWT_SECRET,
-ANON_KEY, SERVICE_ROLE_KEY) for kubectl apply -f -; nothing is applied.`
+ANON_KEY, SERVICE_ROLE_KEY) for kubectl apply -f -; nothing is applied.
 
-func (c keysCmd) run(_ context.Context, args []string, cio IO) int {
+supabridge keys signing-key makes a signing key of the bridge's own instead
+(see supabridge keys signing-key --help).`
+
+func (c keysCmd) run(ctx context.Context, args []string, cio IO) int {
+	if len(args) > 0 && args[0] == "signing-key" {
+		return signingKeyCmd{now: c.now}.run(ctx, args[1:], cio)
+	}
 	fs := newFlags("keys", "[--secret-file FILE|-] [--env-file FILE] [--expiry 10y] [--ref REF] [--format env|k8s]", keysAbout, cio.Stderr)
 	secretFile := fs.String("secret-file", "", "file holding the JWT secret, or - for stdin (default: the environment)")
 	envFile := fs.String("env-file", "", "read variables from this KEY=VALUE file instead of the environment")
