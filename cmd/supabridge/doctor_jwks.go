@@ -101,11 +101,11 @@ func (c doctorCmd) supabaseJWKS(ctx context.Context, r *report, env config.Env, 
 	signer := sc.Signer
 	_, err = set.Verify(tok)
 	if err == nil {
-		what := fmt.Sprintf("the key with kid %q", signer.KeyID())
+		what := "PostgREST picks the key by that kid"
 		if signer.KeyID() == "" {
-			what = "an oct key holding the legacy secret (tokens without kid are tried against every key)"
+			what = "an oct key holds the legacy secret (a token without kid is tried against every key)"
 		}
-		r.ok(name, fmt.Sprintf("%s verifies a token signed %s: %s", from, signer, what))
+		r.ok(name, fmt.Sprintf("%s verifies a token signed %s (%s)", from, signer, what))
 		return
 	}
 	hasKid := false

@@ -77,7 +77,7 @@ func TestDoctorJWKS(t *testing.T) {
 		fix    string
 	}{
 		{name: "own key in JWT_JWKS", env: withEnv(ownEnv, "JWT_JWKS", jwksOf(otherKid.public, own.public, octOf(testSecret))), ok: true,
-			detail: `JWT_JWKS verifies a token signed ES256, kid "bridge-1": the key with kid "bridge-1"`},
+			detail: `JWT_JWKS verifies a token signed ES256, kid "bridge-1" (PostgREST picks the key by that kid)`},
 		{name: "own key missing from JWT_JWKS", env: withEnv(ownEnv, "JWT_JWKS", jwksOf(otherKid.public, octOf(testSecret))),
 			detail: `JWT_JWKS has no key with kid "bridge-1": PostgREST refuses every token the bridge mints`, fix: "append the bridge's public JWK"},
 		{name: "another key under the kid", env: withEnv(ownEnv, "JWT_JWKS", jwksOf(impostor.public)),
@@ -86,7 +86,7 @@ func TestDoctorJWKS(t *testing.T) {
 			detail: "the bridge mints HS256 with the legacy secret (no kid), and JWT_JWKS has no oct key: PostgREST refuses every token it mints",
 			fix:    "sign with a key of the bridge's own (supabridge keys signing-key"},
 		{name: "legacy minting, the oct key present", env: withEnv(legacyEnv, "JWT_JWKS", jwksOf(otherKid.public, octOf(testSecret))), ok: true,
-			detail: "an oct key holding the legacy secret"},
+			detail: "an oct key holds the legacy secret"},
 		{name: "legacy minting, another secret", env: withEnv(legacyEnv, "JWT_JWKS", jwksOf(octOf(testSecret+"-other"))),
 			detail: "no oct key of JWT_JWKS verifies HS256 tokens with the legacy secret here"},
 		{name: "a private key in JWT_JWKS", env: withEnv(ownEnv, "JWT_JWKS", jwksOf(own.private)),
