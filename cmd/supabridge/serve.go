@@ -18,7 +18,7 @@ func runServe(ctx context.Context, args []string, cio IO) int {
 	addr := fs.String("addr", "127.0.0.1:8787", "address to listen on")
 	quiet := fs.Bool("quiet", false, "no request log")
 	fs.Usage = func() {
-		fmt.Fprintln(cio.Stderr, "usage: supabridge serve [--addr host:port] [--quiet]\n\nServes every function at http://<addr>/functions/v1/<name>, configured from the\nenvironment like the binaries. With no provider configured it starts a development\nissuer at /dev/issuer; with no SUPABASE_JWT_SECRET it makes a throwaway one.")
+		fmt.Fprintln(cio.Stderr, "usage: supabridge serve [--addr host:port] [--quiet]\n\nServes every function at http://<addr>/functions/v1/<name>, configured from the\nenvironment like the binaries. With no provider configured it starts a development\nissuer at /dev/issuer; with no signing key (SUPABRIDGE_SIGNING_KEY, SUPABASE_JWT_KEYS,\nSUPABASE_JWT_SECRET or JWT_SECRET) it makes a throwaway secret.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

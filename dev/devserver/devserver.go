@@ -46,7 +46,12 @@ var providerVars = []string{
 	config.EnvAuthProviders, config.EnvAuthProvidersFile,
 }
 
-var secretVars = []string{config.EnvSecret, config.EnvSecret + "_FILE", config.EnvSecretAlias, config.EnvSecretAlias + "_FILE"}
+// signingVars are the variables of every signing source: when one is set,
+// no throwaway secret is made.
+var signingVars = []string{
+	config.EnvSecret, config.EnvSecret + "_FILE", config.EnvSecretAlias, config.EnvSecretAlias + "_FILE",
+	config.EnvSigningKey, config.EnvSigningKey + "_FILE", config.EnvJWTKeys, config.EnvJWTKeys + "_FILE",
+}
 
 func anySet(env config.Env, names []string) bool {
 	for _, n := range names {
@@ -65,7 +70,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	overlay := map[string]string{}
 	fmt.Fprintf(o.Out, "supabridge: listening on %s\n", base)
-	if !anySet(o.Env, secretVars) {
+	if !anySet(o.Env, signingVars) {
 		var b [32]byte
 		_, _ = rand.Read(b[:])
 		overlay[config.EnvSecret] = hex.EncodeToString(b[:])

@@ -1,0 +1,119 @@
+package devserver_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+
+	"supabridge/dev/devserver"
+	"supabridge/shared/config"
+	"supabridge/shared/exchange"
+)
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// serve runs devserver.Run with env until the test ends and returns its
+// base URL and start-up lines.
+func serve(t *testing.T, env map[string]string) (string, *syncBuffer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- devserver.Run(ctx, devserver.Options{Listener: ln, Env: config.MapEnv(env), Out: out,
+			Functions: []devserver.Function{{Name: "exchange", Build: exchange.New}}, Logger: slog.New(slog.DiscardHandler)})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	base := "http://" + ln.Addr().String()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "exchange at") {
+		if time.Now().After(deadline) {
+			t.Fatalf("not serving: %s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return base, out
+}
+
+func jwks(t *testing.T, base string) jwkset.JWKSMarshal {
+	t.Helper()
+	resp, err := http.Get(base + "/functions/v1/exchange/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var set jwkset.JWKSMarshal
+	if err := json.Unmarshal(body, &set); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+	return set
+}
+
+// TestSigningKey: with a key of the bridge's own, the local runtime makes
+// no throwaway secret and publishes the key; without any, it makes one
+// (HS256, nothing published).
+func TestSigningKey(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := jwkset.NewJWKFromKey(k, jwkset.JWKOptions{Marshal: jwkset.JWKMarshalOptions{Private: true}, Metadata: jwkset.JWKMetadataOptions{KID: "dev-bridge"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, _ := json.Marshal(j.Marshal())
+
+	base, out := serve(t, map[string]string{"SUPABRIDGE_SIGNING_KEY": string(private)})
+	if strings.Contains(out.String(), "dev secret") {
+		t.Errorf("a throwaway secret was made beside a signing key:\n%s", out.String())
+	}
+	if set := jwks(t, base); len(set.Keys) != 1 || set.Keys[0].KID != "dev-bridge" {
+		t.Errorf("published %+v, want the dev-bridge key", set.Keys)
+	}
+
+	base, out = serve(t, nil)
+	if !strings.Contains(out.String(), "supabridge: dev secret ") {
+		t.Errorf("no throwaway secret without a signing source:\n%s", out.String())
+	}
+	if set := jwks(t, base); len(set.Keys) != 0 {
+		t.Errorf("published %+v for HS256, want none", set.Keys)
+	}
+}
