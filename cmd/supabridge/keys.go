@@ -37,7 +37,7 @@ supabridge keys signing-key makes a signing key of the bridge's own instead
 
 func (c keysCmd) run(ctx context.Context, args []string, cio IO) int {
 	if len(args) > 0 && args[0] == "signing-key" {
-		return signingKeyCmd{now: c.now}.run(ctx, args[1:], cio)
+		return signingKeyCmd(c).run(ctx, args[1:], cio)
 	}
 	fs := newFlags("keys", "[--secret-file FILE|-] [--env-file FILE] [--expiry 10y] [--ref REF] [--format env|k8s]", keysAbout, cio.Stderr)
 	secretFile := fs.String("secret-file", "", "file holding the JWT secret, or - for stdin (default: the environment)")

@@ -87,12 +87,13 @@ func parseJWK(raw json.RawMessage) (jwk, error) {
 	if k, ok := j.key.(*ecdsa.PrivateKey); ok {
 		// jwkset does not check that d belongs to x and y; a key whose
 		// halves disagree would sign tokens its published half never
-		// verifies. Rebuild the key from d alone and compare.
-		size := (k.Curve.Params().BitSize + 7) / 8
-		if k.D.BitLen() > size*8 {
-			return jwk{}, errBadJWK
+		// verifies. Bytes refuses such a key (its pairwise consistency
+		// test), and the key rebuilt from d alone must equal the given one.
+		raw, err := k.Bytes()
+		if err != nil {
+			return jwk{}, errMismatch
 		}
-		rebuilt, err := ecdsa.ParseRawPrivateKey(k.Curve, k.D.FillBytes(make([]byte, size)))
+		rebuilt, err := ecdsa.ParseRawPrivateKey(k.Curve, raw)
 		if err != nil {
 			return jwk{}, errBadJWK
 		}
