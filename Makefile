@@ -46,9 +46,10 @@ lint: ## gofmt, go vet, staticcheck (pinned in go.mod)
 	$(GO) tool staticcheck ./...
 
 .PHONY: bench
-bench: ## benchmarks in one run (both floors, verifier, mint, exchange RS256/ES256/EdDSA x 1/3 providers, Lambda v2) into bench.txt, then the handler/floor ratios
+bench: ## benchmarks in one run (both floors, verifier, mint, mint and exchange signing HS256 vs ES256, exchange RS256/ES256/EdDSA x 1/3 providers, Lambda v2) into bench.txt, then the handler/floor ratios and the signing side by side
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count 1 ./shared/... ./bench/... | tee bench.txt
 	@awk '/^BenchmarkExchangeFloorRatio/ { for (i = 2; i < NF; i++) { if ($$(i+1) == "handler/floor") r = $$i; if ($$(i+1) == "handler/stdfloor") s = $$i } } END { if (r == "" || s == "") { print "no handler/floor or handler/stdfloor ratio in bench.txt"; exit 1 } print "handler/floor ratio: " r " (bare crypto; docs/performance.md)"; print "handler/stdfloor ratio: " s " (standard-library exchange; target 1.25)" }' bench.txt
+	@awk '/^Benchmark(MintSigning|ExchangeSigning)\/sign=(HS256|ES256)/ { sub(/-[0-9]+$$/, "", $$1); printf "%-36s %12s ns/op\n", $$1, $$3 } /^BenchmarkSigningRatio/ { for (i = 2; i < NF; i++) if ($$(i+1) == "es256/hs256") r = $$i } END { if (r == "") { print "no es256/hs256 ratio in bench.txt"; exit 1 } print "exchange es256/hs256 (interleaved): " r }' bench.txt
 
 .PHONY: bench-rls
 bench-rls: ## RLS at a million rows in a real PostgreSQL, per-row vs initplan policies, EXPLAIN logged (about 70 s, not in CI) into bench-rls.txt

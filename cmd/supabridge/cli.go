@@ -30,7 +30,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run every function locally at /functions/v1/<name> (the runtime behind make run)", runServe},
 		{"doctor", "check a deployment's configuration, providers and Supabase, one line per check", doctorCmd{}.run},
-		{"keys", "print the anon and service_role API keys for a Supabase JWT secret", keysCmd{}.run},
+		{"keys", "print the anon and service_role keys for a JWT secret; keys signing-key: the bridge's own key", keysCmd{}.run},
 		{"secret", "print a new random Supabase JWT secret", secretCmd{}.run},
 		{"decode", "print a token's header and claims, unverified", decodeCmd{}.run},
 		{"verify", "verify a token against the Supabase secret or the configured providers", verifyCmd{}.run},

@@ -35,17 +35,24 @@ type doctorCmd struct {
 const doctorAbout = `Checks a deployment's configuration, read from the environment like the
 functions (or from --env-file), and prints one line per check: "ok   <check>", or
 "FAIL <check>: <what> — fix: <one sentence>". The exit status is 1 when any check
-fails. Checks: the configuration loads; the Supabase secret is not the example
-secret of Supabase's self-hosting .env; for each provider: discovery reachable,
-its issuer byte-equal to the configured one, an allowed asymmetric signing
-algorithm, the JWKS reachable with a usable key, a token endpoint when refresh
-is configured, discovered URLs in https (or to loopback), and insecure_http
-flagged as a failure while it is set. With --token (a file, or - for stdin) it verifies a provider
-token and shows the claims the exchange would mint. With SUPABASE_URL and
-SUPABASE_ANON_KEY set it mints a 60-second token and calls
+fails. Checks: the configuration loads; which key signs (SUPABRIDGE_SIGNING_KEY,
+SUPABASE_JWT_KEYS or the legacy secret, in that order); the legacy secret, when
+set, is not the example secret of Supabase's self-hosting .env; the key that
+signs verifies in PostgREST's key set, by kid and key material, as PostgREST 13
+picks keys (the set from --jwks-file, else JWT_JWKS, else fetched from
+<SUPABASE_URL>/auth/v1/.well-known/jwks.json; legacy HS256 minting needs an oct
+key holding the secret); for each provider: discovery reachable, its issuer
+byte-equal to the configured one, an allowed asymmetric signing algorithm, the
+JWKS reachable with a usable key, a token endpoint when refresh is configured,
+discovered URLs in https (or to loopback), and insecure_http flagged as a
+failure while it is set.
+With --token (a file, or - for stdin) it verifies a provider token and shows the
+claims the exchange would mint. With SUPABASE_URL and SUPABASE_ANON_KEY (or
+SUPABASE_PUBLISHABLE_KEY: a legacy anon key or an sb_publishable_ key) set it
+mints a 60-second token with the key that signs and calls
 GET <SUPABASE_URL>/rest/v1/ with it, as supabase-js would. Every call is bounded
-(the provider's AUTH_HTTP_TIMEOUT; --timeout for Supabase). No token or secret
-is printed.`
+(the provider's AUTH_HTTP_TIMEOUT; --timeout for Supabase). No token, secret or
+private key is printed.`
 
 // check is one line of the report; its JSON form is what --json prints.
 type check struct {
@@ -60,6 +67,8 @@ type check struct {
 type report struct {
 	checks []check
 	skips  []string
+	// minted says how the exchange signs: alg and kid.
+	minted string
 }
 
 func (r *report) ok(name, detail string) {
@@ -91,7 +100,7 @@ func (r *report) writeText(w io.Writer) {
 			fmt.Fprintf(w, "FAIL %s: %s — fix: %s\n", c.Check, c.Detail, c.Fix)
 		}
 		if c.Claims != nil {
-			fmt.Fprintln(w, "     the exchange would mint (HS256, no kid):")
+			fmt.Fprintf(w, "     the exchange would mint (%s):\n", r.minted)
 			for _, l := range strings.Split(indentJSON(c.Claims), "\n") {
 				fmt.Fprintln(w, "     "+l)
 			}
@@ -107,18 +116,22 @@ func (r *report) writeText(w io.Writer) {
 	}
 }
 
-// Environment variables of the REST check; supabase-js apps have them.
+// Environment variables of the REST and JWKS checks; supabase-js apps have
+// the first two, Supabase's .env the others.
 const (
-	envSupabaseURL = "SUPABASE_URL"
-	envAnonKey     = "SUPABASE_ANON_KEY"
+	envSupabaseURL    = "SUPABASE_URL"
+	envAnonKey        = "SUPABASE_ANON_KEY"
+	envPublishableKey = "SUPABASE_PUBLISHABLE_KEY"
+	envJWKS           = "JWT_JWKS"
 )
 
 func (c doctorCmd) run(ctx context.Context, args []string, cio IO) int {
-	fs := newFlags("doctor", "[--env-file FILE] [--json] [--token FILE|-] [--timeout 5s]", doctorAbout, cio.Stderr)
+	fs := newFlags("doctor", "[--env-file FILE] [--json] [--token FILE|-] [--jwks-file FILE] [--timeout 5s]", doctorAbout, cio.Stderr)
 	envFile := fs.String("env-file", "", "read variables from this KEY=VALUE file instead of the environment")
 	asJSON := fs.Bool("json", false, "print a JSON array of {check, ok, detail, fix}")
 	tokenFile := fs.String("token", "", "also verify the provider token in this file (- for stdin) and show what the exchange would mint")
-	timeout := fs.Duration("timeout", config.DefaultHTTPTimeout, "bound of the call to SUPABASE_URL")
+	timeout := fs.Duration("timeout", config.DefaultHTTPTimeout, "bound of each call to SUPABASE_URL")
+	jwksFile := fs.String("jwks-file", "", "PostgREST's key set (JWT_JWKS) to check the signing key against (default: JWT_JWKS, else fetched from SUPABASE_URL)")
 	if code := parseFlags(fs, args, cio.Stderr); code >= 0 {
 		return code
 	}
@@ -134,7 +147,18 @@ func (c doctorCmd) run(ctx context.Context, args []string, cio IO) int {
 			return 2
 		}
 	}
-	r := c.checks(ctx, env, string(raw), *timeout)
+	var jwks []byte
+	if *jwksFile != "" {
+		if *jwksFile == "-" && *tokenFile == "-" {
+			fmt.Fprintln(cio.Stderr, "supabridge doctor: --token and --jwks-file cannot both read stdin")
+			return 2
+		}
+		if jwks, err = readInput(*jwksFile, cio.Stdin); err != nil {
+			fmt.Fprintf(cio.Stderr, "supabridge doctor: --jwks-file: %v\n", err)
+			return 2
+		}
+	}
+	r := c.checks(ctx, env, string(raw), jwks, *timeout)
 	if *asJSON {
 		b, err := json.MarshalIndent(r.checks, "", "  ")
 		if err != nil {
@@ -152,16 +176,20 @@ func (c doctorCmd) run(ctx context.Context, args []string, cio IO) int {
 }
 
 // checks runs every check against env. token, when not empty, is a
-// provider token to verify.
-func (c doctorCmd) checks(ctx context.Context, env config.Env, token string, timeout time.Duration) *report {
+// provider token to verify; jwks, when not empty, is the key set of
+// --jwks-file.
+func (c doctorCmd) checks(ctx context.Context, env config.Env, token string, jwks []byte, timeout time.Duration) *report {
 	r := &report{}
 	cfg, err := config.Load(env)
-	var sc *claims.Config
+	var (
+		sc *claims.Config
+		sg config.Signing
+	)
 	if err != nil {
 		r.fail("configuration loads", err.Error(), "set or correct the variables named above (README: Configuration); values are never printed")
-		// The secret may be fine even when a provider variable is not.
-		if s, err := supabaseConfig(env, "", nil); err == nil {
-			sc = &s
+		// The signing key may be fine even when a provider variable is not.
+		if s, g, err := config.LoadSupabase(env); err == nil {
+			sc, sg = &s, g
 		}
 	} else {
 		names := make([]string, len(cfg.Providers))
@@ -169,16 +197,25 @@ func (c doctorCmd) checks(ctx context.Context, env config.Env, token string, tim
 			names[i] = p.Name
 		}
 		r.ok("configuration loads", fmt.Sprintf("%d provider(s): %s", len(names), strings.Join(names, ", ")))
-		sc = &cfg.Supabase
+		sc, sg = &cfg.Supabase, cfg.Signing
 	}
 	if sc != nil {
-		if string(sc.Secret) == config.ExampleSecret {
+		r.minted = sc.Signer.String()
+		detail := fmt.Sprintf("%s, %s", sc.Signer, sg)
+		if n := len(sc.PublicKeys()); n > 0 {
+			detail += fmt.Sprintf("; /.well-known/jwks.json publishes %d key(s)", n)
+		}
+		r.ok("signing key", detail)
+	}
+	if secret, err := config.LoadSecret(env); err == nil {
+		if string(secret) == config.ExampleSecret {
 			r.fail("supabase secret", "it is the example secret of Supabase's self-hosting .env, public on GitHub: anyone can mint a service_role key for this deployment",
 				"make a new one with supabridge secret, set it as JWT_SECRET in Supabase and here, and make new API keys with supabridge keys")
 		} else {
-			r.ok("supabase secret", fmt.Sprintf("%d bytes, not the example secret", len(sc.Secret)))
+			r.ok("supabase secret", fmt.Sprintf("%d bytes, not the example secret", len(secret)))
 		}
 	}
+	c.supabaseJWKS(ctx, r, env, sc, jwks, timeout)
 	if cfg != nil {
 		multi := isSet(env, config.EnvAuthProviders) || isSet(env, config.EnvAuthProvidersFile)
 		for i := range cfg.Providers {
@@ -440,22 +477,34 @@ func (c doctorCmd) token(ctx context.Context, r *report, cfg *config.Config, raw
 	})
 }
 
-// rest mints a 60-second token and calls GET <SUPABASE_URL>/rest/v1/ with
-// it and the anon key, as supabase-js does.
+// rest mints a 60-second token with the key that signs and calls
+// GET <SUPABASE_URL>/rest/v1/ with it and the API key, as supabase-js does.
+// The API key is SUPABASE_ANON_KEY or SUPABASE_PUBLISHABLE_KEY: a legacy
+// anon JWT, or an opaque sb_publishable_ key that Kong swaps for its own
+// JWT and, since the request carries a user token, passes the token on.
 func (c doctorCmd) rest(ctx context.Context, r *report, env config.Env, sc *claims.Config, timeout time.Duration) {
 	const name = "supabase rest"
 	base, _ := env(envSupabaseURL)
 	anon, _ := env(envAnonKey)
+	keyVar := envAnonKey
+	if strings.TrimSpace(anon) == "" {
+		anon, _ = env(envPublishableKey)
+		keyVar = envPublishableKey
+	}
 	base, anon = strings.TrimSpace(base), strings.TrimSpace(anon)
 	switch {
 	case base == "" && anon == "":
-		r.skips = append(r.skips, name+": set SUPABASE_URL and SUPABASE_ANON_KEY to check a minted token against PostgREST")
+		r.skips = append(r.skips, name+": set SUPABASE_URL and SUPABASE_ANON_KEY (or SUPABASE_PUBLISHABLE_KEY) to check a minted token against PostgREST")
 		return
 	case base == "" || anon == "":
-		r.fail(name, "only one of SUPABASE_URL and SUPABASE_ANON_KEY is set", "set both to run this check, or neither")
+		r.fail(name, "only one of SUPABASE_URL and SUPABASE_ANON_KEY (or SUPABASE_PUBLISHABLE_KEY) is set", "set both to run this check, or neither")
+		return
+	case strings.HasPrefix(anon, "sb_secret_"):
+		r.fail(name, fmt.Sprintf("%s holds a secret key (sb_secret_…), which grants service_role to whoever holds it", keyVar),
+			"give the publishable key (sb_publishable_…) or the anon key: the key a browser may see")
 		return
 	case sc == nil:
-		r.fail(name, "not checked: there is no usable Supabase secret", "fix the configuration first")
+		r.fail(name, "not checked: there is no usable signing key", "fix the configuration first")
 		return
 	}
 	u, err := url.Parse(base)
@@ -464,15 +513,9 @@ func (c doctorCmd) rest(ctx context.Context, r *report, env config.Env, sc *clai
 		return
 	}
 	endpoint := strings.TrimSuffix(base, "/") + "/rest/v1/"
-	at := now(c.now)
-	m, err := claims.NewMinter(claims.Config{Secret: sc.Secret, Issuer: sc.Issuer, Audience: sc.Audience, MaxTTL: time.Minute}, func() time.Time { return at })
+	tok, err := probeToken(sc, now(c.now))
 	if err != nil {
-		r.fail(name, err.Error(), "fix the secret first")
-		return
-	}
-	tok, err := m.Mint(&claims.Payload{RegisteredClaims: jwt.RegisteredClaims{Subject: "supabridge-doctor"}}, &claims.Mapping{Provider: "supabridge-doctor"})
-	if err != nil {
-		r.fail(name, err.Error(), "fix the secret first")
+		r.fail(name, err.Error(), "fix the signing key first")
 		return
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
@@ -481,7 +524,7 @@ func (c doctorCmd) rest(ctx context.Context, r *report, env config.Env, sc *clai
 		return
 	}
 	req.Header.Set("apikey", anon)
-	req.Header.Set("Authorization", "Bearer "+tok.JWT)
+	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
 	resp, err := idp.NewHTTPClient(idp.HTTPOptions{Timeout: timeout}).Do(req)
 	if err != nil {
@@ -490,21 +533,24 @@ func (c doctorCmd) rest(ctx context.Context, r *report, env config.Env, sc *clai
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
-	msg := excerpt(body, tok.JWT, anon)
+	msg := excerpt(body, tok, anon)
 	lower := strings.ToLower(string(body))
 	status := resp.StatusCode
 	switch {
 	case status == http.StatusOK:
-		r.ok(name, fmt.Sprintf("GET %s answered 200: the gateway and PostgREST accepted a 60-second token minted with this secret", endpoint))
+		r.ok(name, fmt.Sprintf("GET %s answered 200: the gateway and PostgREST accepted a 60-second token signed %s", endpoint, sc.Signer))
 	case status == http.StatusUnauthorized && (strings.Contains(lower, "invalid authentication credentials") || strings.Contains(lower, "no api key") || strings.Contains(lower, "invalid api key")):
 		r.fail(name, fmt.Sprintf("GET %s answered 401 %s: the gateway refused the apikey", endpoint, msg),
-			"set SUPABASE_ANON_KEY to the ANON_KEY the gateway (Kong) is configured with")
+			fmt.Sprintf("set %s to a key the gateway (Kong) accepts: its ANON_KEY, or its SUPABASE_PUBLISHABLE_KEY (sb_publishable_…)", keyVar))
 	case (status == http.StatusUnauthorized || status == http.StatusForbidden) && strings.Contains(lower, "audience"):
 		r.fail(name, fmt.Sprintf("GET %s answered %d %s: PostgREST wants another audience", endpoint, status, msg),
 			"set SUPABASE_JWT_AUDIENCE to PostgREST's PGRST_JWT_AUD")
+	case status == http.StatusUnauthorized && (strings.Contains(lower, "jwt") || strings.Contains(lower, "jws") || strings.Contains(lower, "pgrst30")) && sc.Signer.Symmetric():
+		r.fail(name, fmt.Sprintf("GET %s answered 401 %s: the token signed %s was refused", endpoint, msg, sc.Signer),
+			"the likely cause is that the secret here differs from the one PostgREST uses (JWT_SECRET, PGRST_JWT_SECRET), or PostgREST's JWT_JWKS lacks the oct key (run with --jwks-file); set the same secret on both sides, or sign with a key of the bridge's own (supabridge keys signing-key)")
 	case status == http.StatusUnauthorized && (strings.Contains(lower, "jwt") || strings.Contains(lower, "jws") || strings.Contains(lower, "pgrst30")):
-		r.fail(name, fmt.Sprintf("GET %s answered 401 %s: the token minted with this secret was refused", endpoint, msg),
-			"the likely cause is that the secret here differs from the one PostgREST and Kong use (JWT_SECRET, PGRST_JWT_SECRET), or PostgREST 13+ is configured with keys that have a kid; set the same secret on both sides")
+		r.fail(name, fmt.Sprintf("GET %s answered 401 %s: the token signed %s was refused", endpoint, msg, sc.Signer),
+			"the likely cause is that PostgREST's key set (JWT_JWKS, PGRST_JWT_SECRET) lacks this key's public JWK under this kid; append it (the functions serve it at /.well-known/jwks.json) and restart PostgREST")
 	case status == http.StatusNotFound:
 		r.fail(name, fmt.Sprintf("GET %s answered 404: no PostgREST there", endpoint),
 			"set SUPABASE_URL to the API gateway's base URL (Kong, port 8000 in Supabase's docker setup), without a path")

@@ -265,21 +265,24 @@ func TestDoctorAllPass(t *testing.T) {
 		file.WriteString(k + "=" + v + "\n")
 	}
 	checks, code := doctorJSON(t, nil, "--env-file", writeFile(t, ".env", file.String()))
-	if code != 0 || len(checks) != 8 {
-		t.Errorf("--env-file: exit %d, %d checks, want 0 and 8: %+v", code, len(checks), checks)
+	if code != 0 || len(checks) != 9 {
+		t.Errorf("--env-file: exit %d, %d checks, want 0 and 9: %+v", code, len(checks), checks)
 	}
 }
 
 func TestDoctorConfigAndSecret(t *testing.T) {
 	t.Run("example secret and bad config", func(t *testing.T) {
 		checks, code := doctorJSON(t, map[string]string{"JWT_SECRET": config.ExampleSecret, "AUTH_LEEWAY": "soon"})
-		if code != 1 || len(checks) != 2 {
+		if code != 1 || len(checks) != 3 {
 			t.Fatalf("exit %d, %+v", code, checks)
 		}
 		if c := checks[0]; c.Check != "configuration loads" || c.OK || !strings.Contains(c.Detail, "AUTH_LEEWAY: not a duration") {
 			t.Errorf("got %+v", c)
 		}
-		if c := checks[1]; c.Check != "supabase secret" || c.OK || !strings.Contains(c.Detail, "example secret") || !strings.Contains(c.Fix, "supabridge secret") {
+		if c := checks[1]; c.Check != "signing key" || !c.OK || c.Detail != "HS256, no kid, from JWT_SECRET" {
+			t.Errorf("got %+v", c)
+		}
+		if c := checks[2]; c.Check != "supabase secret" || c.OK || !strings.Contains(c.Detail, "example secret") || !strings.Contains(c.Fix, "supabridge secret") {
 			t.Errorf("got %+v", c)
 		}
 		for _, c := range checks {
@@ -373,7 +376,7 @@ func TestDoctorREST(t *testing.T) {
 	}{
 		{name: "accepted", secret: testSecret, anon: anon, ok: true, detail: "answered 200", minted: true},
 		{name: "secret differs", secret: "the-gateway-has-another-secret-0123456789", anon: anon,
-			detail: "answered 401 (PGRST301: JWSError JWSInvalidSignature)", fix: "the secret here differs from the one PostgREST and Kong use"},
+			detail: "answered 401 (PGRST301: JWSError JWSInvalidSignature)", fix: "the secret here differs from the one PostgREST uses"},
 		{name: "wrong anon key", secret: testSecret, anon: "stale-anon-key",
 			detail: "answered 401 (Invalid authentication credentials): the gateway refused the apikey", fix: "set SUPABASE_ANON_KEY"},
 	} {
@@ -441,7 +444,7 @@ func TestDoctorDex(t *testing.T) {
 		"ok   provider default: token endpoint: " + d.TokenURL,
 		`ok   token: accepted by provider "default" (RS256`,
 		`"email": "` + u.Email + `"`,
-		"doctor: all 9 checks passed",
+		"doctor: all 10 checks passed",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 
-	"supabridge/shared/claims"
 	"supabridge/shared/config"
 )
 
@@ -118,20 +117,21 @@ func readInput(path string, stdin io.Reader) ([]byte, error) {
 // secretVars are the variables that carry the Supabase secret.
 var secretVars = []string{config.EnvSecret, config.EnvSecret + "_FILE", config.EnvSecretAlias, config.EnvSecretAlias + "_FILE"}
 
-// supabaseConfig loads the Supabase half of the configuration (the secret,
-// issuer, audience) with config's own rules (config.LoadSupabase):
-// SUPABASE_JWT_SECRET or JWT_SECRET, their _FILE forms, equal when both are
-// set, at least 32 bytes. secretFile, when set, replaces the environment's
-// secret: a path, or "-" for stdin.
-func supabaseConfig(env config.Env, secretFile string, stdin io.Reader) (claims.Config, error) {
+// legacySecret loads the legacy Supabase JWT secret with config's own rules
+// (config.LoadSecret): SUPABASE_JWT_SECRET or JWT_SECRET, their _FILE
+// forms, equal when both are set, at least 32 bytes. secretFile, when set,
+// replaces the environment's secret: a path, or "-" for stdin. It is read
+// whatever signs the bridge's tokens: API keys and GoTrue's HS256 sessions
+// are signed with it.
+func legacySecret(env config.Env, secretFile string, stdin io.Reader) (config.Secret, error) {
 	if secretFile == "" {
-		return config.LoadSupabase(env)
+		return config.LoadSecret(env)
 	}
 	overlay := map[string]string{}
 	if secretFile == "-" {
 		b, err := readInput("-", stdin)
 		if err != nil {
-			return claims.Config{}, fmt.Errorf("--secret-file -: %w", err)
+			return nil, fmt.Errorf("--secret-file -: %w", err)
 		}
 		overlay[config.EnvSecret] = string(b)
 	} else {
@@ -145,12 +145,12 @@ func supabaseConfig(env config.Env, secretFile string, stdin io.Reader) (claims.
 		}
 		return env(k)
 	}
-	c, err := config.LoadSupabase(withFlag)
+	s, err := config.LoadSecret(withFlag)
 	if err != nil {
 		// config names SUPABASE_JWT_SECRET(_FILE); the operator gave a flag.
-		return claims.Config{}, fmt.Errorf("--secret-file: %w", err)
+		return nil, fmt.Errorf("--secret-file: %w", err)
 	}
-	return c, nil
+	return s, nil
 }
 
 func isSecretVar(k string) bool {

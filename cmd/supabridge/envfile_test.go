@@ -120,7 +120,7 @@ JWT_SECRET=later wins
 	}
 }
 
-func TestSupabaseConfig(t *testing.T) {
+func TestLegacySecret(t *testing.T) {
 	long := testSecret
 	file := writeFile(t, "secret", long+"\n")
 	short := writeFile(t, "short", "too-short\n")
@@ -138,6 +138,7 @@ func TestSupabaseConfig(t *testing.T) {
 		{name: "flag file beats the environment", env: map[string]string{"SUPABASE_JWT_SECRET": "x"}, secretFile: file, want: long},
 		{name: "stdin", secretFile: "-", stdin: long + "\n", want: long},
 		{name: "provider variables do not matter", env: map[string]string{"SUPABASE_JWT_SECRET": long, "AUTH_LEEWAY": "nonsense"}, want: long},
+		{name: "read when another key signs", env: map[string]string{"JWT_SECRET": long, "SUPABRIDGE_SIGNING_KEY": "{}"}, want: long},
 		{name: "missing", wantErr: true, want: "config: SUPABASE_JWT_SECRET is required (or JWT_SECRET, or SUPABASE_JWT_SECRET_FILE)"},
 		{name: "short", env: map[string]string{"SUPABASE_JWT_SECRET": "too-short"}, wantErr: true, want: "config: SUPABASE_JWT_SECRET must be at least 32 bytes"},
 		{name: "short file", secretFile: short, wantErr: true, want: "--secret-file: config: SUPABASE_JWT_SECRET must be at least 32 bytes"},
@@ -145,7 +146,7 @@ func TestSupabaseConfig(t *testing.T) {
 			want: "config: SUPABASE_JWT_SECRET and JWT_SECRET are both set and differ; set one, or make them equal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sc, err := supabaseConfig(config.MapEnv(tc.env), tc.secretFile, strings.NewReader(tc.stdin))
+			secret, err := legacySecret(config.MapEnv(tc.env), tc.secretFile, strings.NewReader(tc.stdin))
 			if tc.wantErr {
 				if err == nil || err.Error() != tc.want {
 					t.Fatalf("got %v, want %q", err, tc.want)
@@ -155,11 +156,8 @@ func TestSupabaseConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(sc.Secret) != tc.want {
-				t.Errorf("got a %d-byte secret, want %d bytes", len(sc.Secret), len(tc.want))
-			}
-			if sc.Audience != "authenticated" || sc.Issuer != "supabase" {
-				t.Errorf("got aud %q iss %q, want the defaults", sc.Audience, sc.Issuer)
+			if string(secret) != tc.want {
+				t.Errorf("got a %d-byte secret, want %d bytes", len(secret), len(tc.want))
 			}
 		})
 	}

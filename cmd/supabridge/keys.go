@@ -30,9 +30,15 @@ The secret comes from --secret-file (a path, or - for stdin), else from
 SUPABASE_JWT_SECRET or JWT_SECRET (or their _FILE forms) in the environment or
 --env-file. A secret under 32 bytes, or the example secret of Supabase's .env,
 is refused. --format k8s prints a supabase-secrets Secret manifest (JWT_SECRET,
-ANON_KEY, SERVICE_ROLE_KEY) for kubectl apply -f -; nothing is applied.`
+ANON_KEY, SERVICE_ROLE_KEY) for kubectl apply -f -; nothing is applied.
 
-func (c keysCmd) run(_ context.Context, args []string, cio IO) int {
+supabridge keys signing-key makes a signing key of the bridge's own instead
+(see supabridge keys signing-key --help).`
+
+func (c keysCmd) run(ctx context.Context, args []string, cio IO) int {
+	if len(args) > 0 && args[0] == "signing-key" {
+		return signingKeyCmd(c).run(ctx, args[1:], cio)
+	}
 	fs := newFlags("keys", "[--secret-file FILE|-] [--env-file FILE] [--expiry 10y] [--ref REF] [--format env|k8s]", keysAbout, cio.Stderr)
 	secretFile := fs.String("secret-file", "", "file holding the JWT secret, or - for stdin (default: the environment)")
 	envFile := fs.String("env-file", "", "read variables from this KEY=VALUE file instead of the environment")
@@ -61,18 +67,18 @@ func (c keysCmd) run(_ context.Context, args []string, cio IO) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	sc, err := supabaseConfig(env, *secretFile, cio.Stdin)
+	secret, err := legacySecret(env, *secretFile, cio.Stdin)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if string(sc.Secret) == config.ExampleSecret {
+	if string(secret) == config.ExampleSecret {
 		return fail("refused: this is the example secret of Supabase's self-hosting .env, published for all to read; make a new one with supabridge secret")
 	}
-	anon, err := apiKey(sc.Secret, *ref, "anon", iat, exp)
+	anon, err := apiKey(secret, *ref, "anon", iat, exp)
 	if err != nil {
 		return fail("%v", err)
 	}
-	service, err := apiKey(sc.Secret, *ref, "service_role", iat, exp)
+	service, err := apiKey(secret, *ref, "service_role", iat, exp)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -80,7 +86,7 @@ func (c keysCmd) run(_ context.Context, args []string, cio IO) int {
 		fmt.Fprintf(cio.Stdout, "ANON_KEY=%s\nSERVICE_ROLE_KEY=%s\n", anon, service)
 	} else {
 		out, err := secretManifest(*namespace, map[string]string{
-			"JWT_SECRET":       string(sc.Secret),
+			"JWT_SECRET":       string(secret),
 			"ANON_KEY":         anon,
 			"SERVICE_ROLE_KEY": service,
 		})

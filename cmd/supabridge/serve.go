@@ -27,7 +27,8 @@ func runServe(ctx context.Context, args []string, cio IO) int {
 	fs.Usage = func() {
 		fmt.Fprintln(cio.Stderr, "usage: supabridge serve [--addr host:port] [--dev-issuer] [--quiet]\n\n"+
 			"Serves every function at http://<addr>/functions/v1/<name>, configured from the\n"+
-			"environment like the binaries; with no SUPABASE_JWT_SECRET it makes a throwaway one.\n"+
+			"environment like the binaries; with no signing key (SUPABRIDGE_SIGNING_KEY,\n"+
+			"SUPABASE_JWT_KEYS, SUPABASE_JWT_SECRET or JWT_SECRET) it makes a throwaway secret.\n"+
 			"--dev-issuer starts a development issuer at /dev/issuer that signs a token for any\n"+
 			"sub (with rotating refresh tokens) and points exchange and refresh at it; it is\n"+
 			"refused beside a provider, with a Supabase secret other than the self-hosting\n"+

@@ -82,7 +82,7 @@ func TestSubErrors(t *testing.T) {
 		{"both inputs", subEnv, "a\n", []string{"--provider", "outseta", "--sub", "a", "--subs", "-"}, 2, "", "one of the two"},
 		{"several providers", subEnv, "", []string{"--sub", "a"}, 2, "", `3 providers are configured: name one with --provider ("authentik", "outseta", "keycloak")`},
 		{"unknown provider", subEnv, "", []string{"--provider", "github", "--sub", "a"}, 2, "", `no provider "github"`},
-		{"no configuration", map[string]string{"AUTH_ISSUER": "https://idp.example.com/"}, "", []string{"--sub", "a"}, 2, "", "SUPABASE_JWT_SECRET is required"},
+		{"no configuration", map[string]string{"AUTH_ISSUER": "https://idp.example.com/"}, "", []string{"--sub", "a"}, 2, "", "a signing key is required"},
 		{"bad schema", subEnv, "", []string{"--provider", "outseta", "--sub", "a", "--schema", "x; drop"}, 2, "", "--schema: not a plain SQL identifier"},
 		{"no issuer configured", single, "", []string{"--sub", "a"}, 2, "", `provider "default" has no configured issuer: pass --iss`},
 		{"issuer given", single, "", []string{"--sub", "a", "--iss", "https://idp.example.com/"}, 0,

@@ -30,7 +30,9 @@ not yet valid, audience, issuer, algorithm, unknown key.
 
 --against supabase (the default) checks a Supabase token (one exchange minted, a
 GoTrue session, an API key): HS256 with the Supabase secret (--secret-file, else
-SUPABASE_JWT_SECRET / JWT_SECRET), exp required, and aud must be --aud (default
+SUPABASE_JWT_SECRET / JWT_SECRET), or ES256/RS256 with the public keys the
+bridge publishes (its signing key and SUPABRIDGE_PREVIOUS_KEYS), picked by kid
+as PostgREST picks them; exp required, and aud must be --aud (default
 SUPABASE_JWT_AUDIENCE, else "authenticated"; --aud '' skips it, for API keys).
 
 --against providers checks a provider token with the configured providers,
@@ -77,16 +79,15 @@ func (c verifyCmd) run(ctx context.Context, args []string, cio IO) int {
 	var out []string
 	ok := false
 	if *against == "supabase" {
-		sc, err := supabaseConfig(env, *secretFile, cio.Stdin)
+		keys, want, err := supabaseKeysOf(env, *secretFile, cio)
 		if err != nil {
 			fmt.Fprintf(cio.Stderr, "supabridge verify: %v\n", err)
 			return 1
 		}
-		want := sc.Audience
 		if audSet {
 			want = *aud
 		}
-		out, ok = verifySupabase(string(raw), sc.Secret, want, at)
+		out, ok = verifySupabase(string(raw), keys, want, at)
 	} else {
 		cfg, err := config.Load(env)
 		if err != nil {
@@ -125,9 +126,42 @@ type policyView struct {
 	provider   string   // the provider that the token's iss selected
 }
 
+// supabaseKeys are what a Supabase token is checked against.
+type supabaseKeys struct {
+	// secret is the legacy secret, for HS256; nil when not configured.
+	secret []byte
+	// published are the public keys the bridge publishes.
+	published []claims.PublicKey
+}
+
+// supabaseKeysOf reads the legacy secret (the flag, else the environment)
+// and the keys the bridge publishes, and the audience minted tokens carry.
+// It fails when neither can check anything, or when --secret-file was
+// given and is unusable.
+func supabaseKeysOf(env config.Env, secretFile string, cio IO) (supabaseKeys, string, error) {
+	var k supabaseKeys
+	secret, serr := legacySecret(env, secretFile, cio.Stdin)
+	if serr == nil {
+		k.secret = secret
+	}
+	want := claims.DefaultAudience
+	if v, ok := env(config.EnvAudience); ok && strings.TrimSpace(v) != "" {
+		want = strings.TrimSpace(v)
+	}
+	if sc, _, err := config.LoadSupabase(env); err == nil {
+		k.published = sc.PublicKeys()
+	}
+	if serr != nil && (secretFile != "" || len(k.published) == 0) {
+		return k, "", serr
+	}
+	return k, want, nil
+}
+
 // verifySupabase checks raw as PostgREST and GoTrue do: HS256 with the
-// shared secret, exp required, aud when want is set.
-func verifySupabase(raw string, secret []byte, want string, at time.Time) ([]string, bool) {
+// shared secret, or ES256/RS256 with a published key chosen by kid (a token
+// without kid is tried against each, PostgREST's rule), exp required, aud
+// when want is set.
+func verifySupabase(raw string, keys supabaseKeys, want string, at time.Time) ([]string, bool) {
 	t, err := parseToken(raw)
 	if err != nil {
 		return []string{finding{"malformed", err.Error(), "pass the whole token: header.payload.signature"}.String()}, false
@@ -136,13 +170,49 @@ func verifySupabase(raw string, secret []byte, want string, at time.Time) ([]str
 	if want != "" {
 		view.audiences = []string{want}
 	}
-	if t.alg != "HS256" {
-		f := finding{"algorithm", fmt.Sprintf("the token is signed with %s; Supabase's tokens are HS256 with the shared secret", orNone(t.alg)),
+	var (
+		key       any
+		signature string
+	)
+	switch t.alg {
+	case claims.AlgHS256:
+		if keys.secret == nil {
+			f := finding{"signature", "the token is HS256, and no Supabase secret is configured here",
+				"give the secret with --secret-file, or set SUPABASE_JWT_SECRET (or JWT_SECRET)"}
+			return []string{f.String()}, false
+		}
+		key, signature = keys.secret, "the Supabase secret"
+	case claims.AlgES256, claims.AlgRS256:
+		if len(keys.published) == 0 {
+			f := finding{"algorithm", fmt.Sprintf("the token is signed with %s; Supabase's tokens are HS256 with the shared secret", t.alg),
+				"a provider's token is checked with --against providers; a token the bridge signed with its own key is checked where SUPABRIDGE_SIGNING_KEY (or SUPABASE_JWT_KEYS) is set"}
+			return []string{f.String()}, false
+		}
+		view.algorithms = []string{t.alg}
+		var set jwt.VerificationKeySet
+		for _, p := range keys.published {
+			if a, _ := p.Algorithm(); a == t.alg && (t.kid == "" || t.kid == p.KeyID) {
+				set.Keys = append(set.Keys, p.Key)
+				signature = fmt.Sprintf("the bridge's key %q", p.KeyID)
+			}
+		}
+		switch len(set.Keys) {
+		case 0:
+			f := finding{"unknown key", fmt.Sprintf("no key the bridge publishes fits the token (kid %s, alg %s)", quoteOr(t.kid, "absent"), t.alg),
+				"the token was minted with another key, or its key was dropped from SUPABRIDGE_PREVIOUS_KEYS; check the signing variables here are the bridge's"}
+			return []string{f.String()}, false
+		case 1:
+			key = set.Keys[0]
+		default:
+			key, signature = set, "one of the bridge's keys"
+		}
+	default:
+		f := finding{"algorithm", fmt.Sprintf("the token is signed with %s; Supabase's tokens are HS256 with the shared secret, or ES256/RS256 with a published key", orNone(t.alg)),
 			"a provider's token is checked with --against providers"}
 		return []string{f.String()}, false
 	}
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{"HS256"}),
+		jwt.WithValidMethods([]string{t.alg}),
 		jwt.WithTimeFunc(func() time.Time { return at }),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -151,13 +221,13 @@ func verifySupabase(raw string, secret []byte, want string, at time.Time) ([]str
 		opts = append(opts, jwt.WithAudience(want))
 	}
 	var c claims.Payload // typed registered claims: no MapClaims traps
-	_, err = jwt.NewParser(opts...).ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return secret, nil })
+	_, err = jwt.NewParser(opts...).ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return key, nil })
 	if err != nil {
 		return findingLines(explain(err, t, at, view)), false
 	}
 	out := []string{
-		"ok   algorithm: HS256",
-		"ok   signature: the Supabase secret",
+		"ok   algorithm: " + t.alg,
+		"ok   signature: " + signature,
 	}
 	if want != "" {
 		out = append(out, fmt.Sprintf("ok   audience: %q", want))
@@ -242,9 +312,13 @@ func explain(err error, t *token, at time.Time, v policyView) []finding {
 			return finding{"malformed", "the token could not be decoded", "pass the whole token: header.payload.signature"}
 		}},
 		{jwt.ErrTokenSignatureInvalid, func() finding {
-			if v.supabase {
+			if v.supabase && strings.HasPrefix(alg, "HS") {
 				return finding{"signature", "the token was not signed with this secret",
 					"use the secret GoTrue and PostgREST use (JWT_SECRET of the Supabase deployment, PGRST_JWT_SECRET)"}
+			}
+			if v.supabase {
+				return finding{"signature", fmt.Sprintf("the signature does not match the published key that the kid %s selects", quoteOr(t.kid, "(absent)")),
+					"the token was altered, or signed by another key with the same kid; check that the signing key here is the bridge's"}
 			}
 			return finding{"signature", fmt.Sprintf("the signature does not match the key of provider %q that the kid selects", v.provider),
 				"the token was altered, or signed by another key with the same kid; get a fresh token"}
@@ -403,6 +477,14 @@ func viewFor(cfg *config.Config, t *token) policyView {
 	return v
 }
 
+// headerOf says what a minted token's header holds: its alg and kid.
+func headerOf(t *token) string {
+	if t.kid == "" {
+		return t.alg + ", no kid"
+	}
+	return fmt.Sprintf("%s, kid %q", t.alg, t.kid)
+}
+
 // lines are the report of verify --against providers.
 func (r exchangeResult) lines(at time.Time) []string {
 	if !r.ok() {
@@ -421,6 +503,6 @@ func (r exchangeResult) lines(at time.Time) []string {
 	}
 	exp, _ := t.time("exp")
 	out = append(out, fmt.Sprintf("ok   expiry: %s, %s", date(exp), relative("exp", exp, at)))
-	out = append(out, "valid: the exchange would mint (HS256, no kid):")
+	out = append(out, fmt.Sprintf("valid: the exchange would mint (%s):", headerOf(r.minted)))
 	return append(out, indentJSON(r.minted.payload))
 }

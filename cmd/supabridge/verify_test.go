@@ -8,6 +8,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/internal/testprovider"
+	"supabridge/shared/claims"
+	"supabridge/shared/config"
 )
 
 func TestVerifySupabase(t *testing.T) {
@@ -51,7 +53,7 @@ func TestVerifySupabase(t *testing.T) {
 			[]string{`FAIL audience: the token has no aud; accepted: "authenticated" — fix: API keys (anon, service_role) carry no aud`}},
 		{"no exp", hs256(t, with("exp", nil), nil), nil, 1, []string{"FAIL expiry: the token has no exp"}},
 		{"expired and wrong audience", hs256(t, with("exp", now.Add(-time.Hour).Unix()), nil), []string{"--aud", "other"}, 1, []string{"FAIL expiry: expired at", "FAIL audience: the token's aud"}},
-		{"algorithm", rsKey.Sign(t, valid, nil), nil, 1, []string{"FAIL algorithm: the token is signed with RS256; Supabase's tokens are HS256 with the shared secret — fix: a provider's token is checked with --against providers"}},
+		{"algorithm", rsKey.Sign(t, valid, nil), nil, 1, []string{"FAIL algorithm: the token is signed with RS256; Supabase's tokens are HS256 with the shared secret — fix: a provider's token is checked with --against providers; a token the bridge signed with its own key is checked where SUPABRIDGE_SIGNING_KEY (or SUPABASE_JWT_KEYS) is set"}},
 		{"kid noted", hs256(t, valid, map[string]any{"kid": "k"}), nil, 0, []string{"note: the header has a kid with HS256: PostgREST 13+ refuses it"}},
 		{"malformed", "not-a-jwt", nil, 1, []string{"FAIL malformed: not a JWT"}},
 	} {
@@ -156,4 +158,50 @@ func TestVerifyProviders(t *testing.T) {
 		}
 		golden(t, "verify.providers.golden", strings.ReplaceAll(r.stdout, prov.Server.URL, "http://provider.test"))
 	})
+}
+
+// TestVerifySupabaseKeys: with a key of the bridge's own configured, an
+// ES256 token is checked against the keys the configuration publishes (the
+// signing key and SUPABRIDGE_PREVIOUS_KEYS), picked by kid.
+func TestVerifySupabaseKeys(t *testing.T) {
+	current, old, impostor := newBridgeJWK(t, "bridge-2026"), newBridgeJWK(t, "bridge-2025"), newBridgeJWK(t, "bridge-2026")
+	env := map[string]string{"SUPABRIDGE_SIGNING_KEY": current.private, "SUPABRIDGE_PREVIOUS_KEYS": old.public}
+	mint := func(key bridgeJWK) string {
+		tok, err := probeToken(mustSupabase(t, map[string]string{"SUPABRIDGE_SIGNING_KEY": key.private}), fixedNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		token string
+		code  int
+		want  string
+	}{
+		{"the signing key", env, mint(current), 0, `ok   signature: the bridge's key "bridge-2026"`},
+		{"a key of before the rotation", env, mint(old), 0, `ok   signature: the bridge's key "bridge-2025"`},
+		{"the old key dropped", map[string]string{"SUPABRIDGE_SIGNING_KEY": current.private}, mint(old), 1,
+			`FAIL unknown key: no key the bridge publishes fits the token (kid "bridge-2025", alg ES256)`},
+		{"another key under the kid", env, mint(impostor), 1, `FAIL signature: the signature does not match the published key that the kid "bridge-2026" selects`},
+		{"HS256 where no secret is configured", env, hs256(t, jwt.MapClaims{"aud": "authenticated", "exp": fixedNow.Add(time.Hour).Unix()}, nil), 1,
+			"FAIL signature: the token is HS256, and no Supabase secret is configured here"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, verifyCmd{now: clock(fixedNow)}.run, tc.env, "", "--token", writeFile(t, "token", tc.token))
+			if r.code != tc.code || !strings.Contains(r.stdout, tc.want) {
+				t.Errorf("got %d, want %d and %q:\n%s%s", r.code, tc.code, tc.want, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+func mustSupabase(t *testing.T, env map[string]string) *claims.Config {
+	t.Helper()
+	sc, _, err := config.LoadSupabase(config.MapEnv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sc
 }

@@ -61,6 +61,14 @@ var refreshVars = []string{
 
 var secretVars = []string{config.EnvSecret, config.EnvSecret + "_FILE", config.EnvSecretAlias, config.EnvSecretAlias + "_FILE"}
 
+// keyVars are the variables of the asymmetric signing sources. A key there
+// is always a deployment's: the development issuer is refused beside one.
+var keyVars = []string{config.EnvSigningKey, config.EnvSigningKey + "_FILE", config.EnvJWTKeys, config.EnvJWTKeys + "_FILE"}
+
+// signingVars are the variables of every signing source: when one is set,
+// no throwaway secret is made.
+var signingVars = append(append([]string(nil), secretVars...), keyVars...)
+
 // firstSet returns the first of names set to a non-empty value, or "".
 func firstSet(env config.Env, names []string) string {
 	for _, n := range names {
@@ -85,6 +93,9 @@ func check(o Options) error {
 	}
 	if v := firstSet(o.Env, refreshVars); v != "" {
 		return fmt.Errorf("%w (%s is set)", ErrDevIssuerWithProvider, v)
+	}
+	if name := firstSet(o.Env, keyVars); name != "" {
+		return fmt.Errorf("%w (%s)", ErrDevIssuerRealSecret, name)
 	}
 	if name := firstSet(o.Env, secretVars); name != "" {
 		// Only the two plain variables can hold the example secret; a *_FILE
@@ -122,7 +133,7 @@ func Run(ctx context.Context, o Options) error {
 	} else {
 		fmt.Fprintf(o.Out, "supabridge: listening on %s\n", base)
 	}
-	if firstSet(o.Env, secretVars) == "" {
+	if firstSet(o.Env, signingVars) == "" {
 		var b [32]byte
 		_, _ = rand.Read(b[:])
 		overlay[config.EnvSecret] = hex.EncodeToString(b[:])

@@ -99,6 +99,8 @@ func TestRunRefuses(t *testing.T) {
 		{"dev issuer on IPv6 every interface", true, "::", nil, ErrDevIssuerNotLoopback},
 		{"dev issuer beside a provider", true, "127.0.0.1", map[string]string{config.EnvAuthJWKSURL: "https://idp.example/jwks"}, ErrDevIssuerWithProvider},
 		{"dev issuer beside a refresh client", true, "127.0.0.1", map[string]string{config.EnvAuthClientID: "app"}, ErrDevIssuerWithProvider},
+		{"dev issuer with the bridge's own signing key", true, "127.0.0.1", map[string]string{config.EnvSigningKey: `{"kty":"EC"}`}, ErrDevIssuerRealSecret},
+		{"dev issuer with Supabase's JWT_KEYS", true, "127.0.0.1", map[string]string{config.EnvJWTKeys + "_FILE": "/run/secrets/jwt-keys"}, ErrDevIssuerRealSecret},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

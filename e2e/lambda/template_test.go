@@ -3,6 +3,7 @@ package lambda
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -167,9 +168,19 @@ func TestTemplate(t *testing.T) {
 				if !v.Required {
 					continue
 				}
-				if _, ok := env[v.Name]; !ok {
-					if _, ok := env[v.Name+"_FILE"]; !ok {
-						t.Errorf("required %s is not set", v.Name)
+				forms := []string{v.Name, v.Name + "_FILE"}
+				for _, a := range v.Alternatives {
+					forms = append(forms, a, a+"_FILE")
+				}
+				if !slices.ContainsFunc(forms, func(n string) bool { _, ok := env[n]; return ok }) {
+					t.Errorf("required %s is not set (nor any of %v)", v.Name, v.Alternatives)
+				}
+				for _, a := range v.Alternatives {
+					// Every signing source is a parameter, so a stack can
+					// move from the legacy secret to a key without a new
+					// template.
+					if _, ok := env[a]; !ok {
+						t.Errorf("%s, which stands in for %s, is not set", a, v.Name)
 					}
 				}
 			}
@@ -201,27 +212,42 @@ func TestTemplate(t *testing.T) {
 			t.Errorf("parameter %s: Type %s, want String", name, p.Type)
 		}
 	}
+	// The legacy secret is optional (a signing key may stand in for it),
+	// but when given it must be 32 bytes or more (GoTrue's rule), checked at
+	// deploy by its AllowedPattern.
 	secret := tmpl.Parameters["SupabaseJwtSecret"]
-	if secret.Default != nil {
-		t.Errorf("SupabaseJwtSecret has a default; it must be supplied at deploy")
+	if secret.Default != "" {
+		t.Errorf("SupabaseJwtSecret default %v, want empty", secret.Default)
 	}
-	if secret.MinLength == nil || *secret.MinLength < 32 {
-		t.Errorf("SupabaseJwtSecret: want MinLength 32 (GoTrue's rule, enforced at deploy)")
+	pattern, err := regexp.Compile(deref(secret.AllowedPattern))
+	if err != nil || deref(secret.AllowedPattern) == "" {
+		t.Errorf("SupabaseJwtSecret AllowedPattern %q: %v", deref(secret.AllowedPattern), err)
+	} else {
+		for v, ok := range map[string]bool{"": true, strings.Repeat("s", 31): false, strings.Repeat("s", 32): true} {
+			if pattern.MatchString(v) != ok {
+				t.Errorf("SupabaseJwtSecret AllowedPattern on %d bytes: got %v, want %v", len(v), !ok, ok)
+			}
+		}
+	}
+	for _, name := range []string{"SupabridgeSigningKey", "SupabaseJwtKeys"} {
+		if p := tmpl.Parameters[name]; p.NoEcho == nil || !*p.NoEcho || p.Default != "" {
+			t.Errorf("%s: NoEcho %v, default %v; want a NoEcho parameter, empty by default", name, p.NoEcho, p.Default)
+		}
 	}
 	// An empty CLAIMS_PASSTHROUGH means "copy nothing but email", so the
 	// template spells the code's default out.
 	if got, want := tmpl.Parameters["ClaimsPassthrough"].Default, strings.Join(claims.DefaultPassthrough, ","); got != want {
 		t.Errorf("ClaimsPassthrough default: got %v, want the code's default %q", got, want)
 	}
-	for _, out := range []string{"ExchangeUrl", "RefreshUrl", "ApiUrl"} {
+	for _, out := range []string{"ExchangeUrl", "RefreshUrl", "ApiUrl", "JwksUrl"} {
 		if _, ok := tmpl.Outputs[out]; !ok {
 			t.Errorf("Outputs: no %s", out)
 		}
 	}
 }
 
-// checkHTTPAPIEvents wants a POST and an OPTIONS HttpApi route on path, and
-// nothing else.
+// checkHTTPAPIEvents wants a POST and an OPTIONS HttpApi route on path, a
+// GET on path/.well-known/jwks.json, and nothing else.
 func checkHTTPAPIEvents(t *testing.T, fn *serverless.Function, path string) {
 	t.Helper()
 	var methods []string
@@ -234,13 +260,18 @@ func checkHTTPAPIEvents(t *testing.T, fn *serverless.Function, path string) {
 			t.Errorf("event %s: no HttpApi properties", name)
 			continue
 		}
-		if got := deref(ev.Properties.HttpApiEvent.Path); got != path {
-			t.Errorf("event %s: Path %q, want %q", name, got, path)
+		method := strings.ToUpper(deref(ev.Properties.HttpApiEvent.Method))
+		want := path
+		if method == "GET" {
+			want = path + "/.well-known/jwks.json"
 		}
-		methods = append(methods, strings.ToUpper(deref(ev.Properties.HttpApiEvent.Method)))
+		if got := deref(ev.Properties.HttpApiEvent.Path); got != want {
+			t.Errorf("event %s: Path %q, want %q", name, got, want)
+		}
+		methods = append(methods, method)
 	}
 	slices.Sort(methods)
-	if want := []string{"OPTIONS", "POST"}; !slices.Equal(methods, want) {
+	if want := []string{"GET", "OPTIONS", "POST"}; !slices.Equal(methods, want) {
 		t.Errorf("HttpApi methods: got %v, want %v", methods, want)
 	}
 }

@@ -199,13 +199,22 @@ func TestUUID5(t *testing.T) {
 // carol (organisation A) and bob (organisation B) go through the real
 // exchange function; what it mints is applied as PostgREST applies it; the
 // policies of docs/sql/10_app_rls.sql keep the rows apart.
+//
+// It runs once per signing mode (signingModes): the legacy secret, and a
+// key of the bridge's own with PostgREST holding a JWKS without the legacy
+// oct key.
 func TestExchangeRLS(t *testing.T) {
 	t.Parallel()
-	secret := randomSecret(t)
-	e := newEnv(t, secret)
+	for _, m := range signingModes(t) {
+		t.Run(m.name, func(t *testing.T) { exchangeRLS(t, m) })
+	}
+}
+
+func exchangeRLS(t *testing.T, m signingMode) {
+	e := newEnv(t, m.pgrst)
 	p := newProvider(t)
-	passthrough := newExchange(t, p, secret, map[string]string{"SUB_MAPPING": "passthrough"})
-	uuid5Exchange := newExchange(t, p, secret, map[string]string{"SUB_MAPPING": "uuid5"})
+	passthrough := newExchange(t, p, nil, m.with("SUB_MAPPING", "passthrough"))
+	uuid5Exchange := newExchange(t, p, nil, m.with("SUB_MAPPING", "uuid5"))
 
 	people := []person{
 		{"alice", authentikID("alice"), "org-a"},
@@ -237,8 +246,8 @@ func TestExchangeRLS(t *testing.T) {
 		if err := json.Unmarshal(raw, &h); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := h["kid"]; ok || h["alg"] != "HS256" {
-			t.Errorf("header %s: want HS256 and no kid (PostgREST refuses an unknown kid)", raw)
+		if kid, _ := h["kid"].(string); h["alg"] != m.alg || kid != m.kid || (m.kid == "" && h["kid"] != nil) {
+			t.Errorf("header %s: want %s and kid %q (none for the legacy secret: PostgREST refuses an unknown kid)", raw, m.alg, m.kid)
 		}
 		c := claimsOf(t, e.gw, token)
 		for claim, want := range map[string]any{
@@ -327,16 +336,18 @@ func TestExchangeRLS(t *testing.T) {
 
 	t.Run("anon", func(t *testing.T) { checkAnon(t, e) })
 
-	t.Run("token signed with another secret", func(t *testing.T) {
-		other := newExchange(t, p, randomSecret(t), nil)
-		token := exchangeToken(t, other, p.token(t, people[0], nil))
-		before := e.begins.n.Load()
-		_, err := e.bodies(t, user{name: "alice", auth: "Bearer " + token}, "select body from public.notes")
-		if !errors.Is(err, ErrUnauthorized) || !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
-			t.Errorf("got %v, want ErrUnauthorized for an invalid signature", err)
-		}
-		if n := e.begins.n.Load() - before; n != 0 {
-			t.Errorf("%d transactions started for a refused token, want 0", n)
-		}
-	})
+	for _, f := range m.foreign {
+		t.Run("token signed with "+f.name, func(t *testing.T) {
+			other := newExchange(t, p, nil, f.env)
+			token := exchangeToken(t, other, p.token(t, people[0], nil))
+			before := e.begins.n.Load()
+			_, err := e.bodies(t, user{name: "alice", auth: "Bearer " + token}, "select body from public.notes")
+			if !errors.Is(err, ErrUnauthorized) || !errors.Is(err, f.want) {
+				t.Errorf("got %v, want ErrUnauthorized and %v", err, f.want)
+			}
+			if n := e.begins.n.Load() - before; n != 0 {
+				t.Errorf("%d transactions started for a refused token, want 0", n)
+			}
+		})
+	}
 }

@@ -2,7 +2,6 @@ package rls
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
+
+	"supabridge/internal/postgrest"
 )
 
 // ErrUnauthorized is returned, before any SQL runs, for a missing-scheme,
@@ -26,7 +27,12 @@ type Beginner interface {
 // Gateway applies a request's bearer token to the database the way
 // PostgREST does. The zero value refuses every token (it has no secret).
 type Gateway struct {
-	// Secret is the Supabase JWT secret (HS256).
+	// Secret is PostgREST's jwt-secret (PGRST_JWT_SECRET, which Supabase's
+	// compose file sets to ${JWT_JWKS:-${JWT_SECRET}}): the legacy HS256
+	// passphrase, or a JWK or JWK Set. Keys are chosen as PostgREST 13
+	// chooses them (internal/postgrest): a token's kid must name a key, a
+	// token without kid is tried against each, and the key type and alg
+	// must fit the token's algorithm (oct for HS256).
 	Secret []byte
 	// Audience the token's aud must contain. Empty means "authenticated",
 	// what GoTrue writes and supabridge mints by default.
@@ -56,7 +62,9 @@ type claims struct {
 
 // Authorize turns an Authorization header value into the session the
 // request runs as. An empty header is the anonymous role; anything else
-// must be "Bearer <token>" with a valid HS256 token. It touches no database.
+// must be "Bearer <token>" with a token whose signature verifies against
+// Secret by PostgREST's rules, with an unexpired exp and the audience. It
+// touches no database.
 func (g *Gateway) Authorize(authorization string) (Session, error) {
 	anon := g.AnonRole
 	if anon == "" {
@@ -78,30 +86,30 @@ func (g *Gateway) Authorize(authorization string) (Session, error) {
 	if len(g.Secret) == 0 {
 		return Session{}, fmt.Errorf("%w: the gateway has no secret", ErrUnauthorized)
 	}
+	keys, err := postgrest.Parse(g.Secret)
+	if err != nil {
+		return Session{}, fmt.Errorf("%w: jwt-secret: %w", ErrUnauthorized, err)
+	}
+	// The signature first, by PostgREST's key selection; the payload is
+	// handed over verbatim, as PostgREST hands over the claims it decoded.
+	payload, err := keys.Verify(token)
+	if err != nil {
+		return Session{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
 	audience := g.Audience
 	if audience == "" {
 		audience = "authenticated"
 	}
-	opts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{"HS256"}),
-		jwt.WithAudience(audience),
-		jwt.WithExpirationRequired(),
-	}
+	opts := []jwt.ParserOption{jwt.WithAudience(audience), jwt.WithExpirationRequired()}
 	if g.Now != nil {
 		opts = append(opts, jwt.WithTimeFunc(g.Now))
 	}
 	var c claims
-	if _, err := jwt.NewParser(opts...).ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
-		return g.Secret, nil
-	}); err != nil {
-		return Session{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return Session{}, fmt.Errorf("%w: %w: %w", ErrUnauthorized, jwt.ErrTokenMalformed, err)
 	}
-	// The signature covers the payload segment: hand it over verbatim, as
-	// PostgREST hands over the claims it decoded.
-	segments := strings.Split(token, ".")
-	payload, err := base64.RawURLEncoding.DecodeString(segments[1])
-	if err != nil {
-		return Session{}, fmt.Errorf("%w: payload: %w", ErrUnauthorized, err)
+	if err := jwt.NewValidator(opts...).Validate(c); err != nil {
+		return Session{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
 	role := c.Role
 	if role == "" {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"supabridge/internal/postgrest"
 )
 
 // supabaseClaims is a claim set shaped like the one supabridge mints.
@@ -63,8 +65,9 @@ func TestGatewayRefusesBeforeSQL(t *testing.T) {
 		wantErr error // besides ErrUnauthorized
 	}{
 		{"another secret", "Bearer " + mintHS256(t, jwt.SigningMethodHS256, randomSecret(t), good), jwt.ErrTokenSignatureInvalid},
-		{"HS512 with the right secret", "Bearer " + mintHS256(t, jwt.SigningMethodHS512, secret, good), jwt.ErrTokenSignatureInvalid},
-		{"alg none", "Bearer " + none, jwt.ErrTokenSignatureInvalid},
+		{"HS512 with the right secret: the passphrase is an HS256 key", "Bearer " + mintHS256(t, jwt.SigningMethodHS512, secret, good), postgrest.ErrNoKey},
+		{"alg none", "Bearer " + none, postgrest.ErrNoKey},
+		{"the right secret under a kid: the passphrase has none", "Bearer " + withKid(t, secret, good, "k1"), postgrest.ErrNoKey},
 		{"payload of another token", "Bearer " + spliced, jwt.ErrTokenSignatureInvalid},
 		{"expired", "Bearer " + mintHS256(t, jwt.SigningMethodHS256, secret, with(good, "exp", time.Now().Add(-time.Minute).Unix())), jwt.ErrTokenExpired},
 		{"no exp", "Bearer " + mintHS256(t, jwt.SigningMethodHS256, secret, with(good, "exp", nil)), jwt.ErrTokenRequiredClaimMissing},
@@ -91,6 +94,8 @@ func TestGatewayRefusesBeforeSQL(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("JWKS", func(t *testing.T) { gatewayRefusesWithJWKS(t, good) })
 
 	t.Run("zero gateway refuses a valid token", func(t *testing.T) {
 		if _, err := (&Gateway{}).Authorize("Bearer " + aliceToken); !errors.Is(err, ErrUnauthorized) {
@@ -140,13 +145,19 @@ func TestGatewayAuthorize(t *testing.T) {
 }
 
 // TestGatewayRLS runs the RLS checks with tokens minted here, so that the
-// request path and the SQL are tested apart from the exchange handler.
+// request path and the SQL are tested apart from the exchange handler, once
+// per signing mode.
 func TestGatewayRLS(t *testing.T) {
 	t.Parallel()
-	secret := randomSecret(t)
-	e := newEnv(t, secret)
+	for _, m := range signingModes(t) {
+		t.Run(m.name, func(t *testing.T) { gatewayRLS(t, m) })
+	}
+}
+
+func gatewayRLS(t *testing.T, m signingMode) {
+	e := newEnv(t, m.pgrst)
 	mint := func(name, sub, org string) user {
-		token := mintHS256(t, jwt.SigningMethodHS256, secret, supabaseClaims(sub, name+"@example.com", org))
+		token := m.sign(t, supabaseClaims(sub, name+"@example.com", org))
 		return user{name: name, auth: "Bearer " + token, sub: sub, org: org}
 	}
 	alice := mint("alice", "7f1e5a52-4a43-4d39-9a64-1e6b6d0f3b70", "org-a")
@@ -183,11 +194,11 @@ func TestGatewayRLS(t *testing.T) {
 	t.Run("service_role token bypasses RLS", func(t *testing.T) {
 		checkAnon(t, e) // seeds three private rows
 		admin := mint("service", alice.sub, "org-a")
-		admin.auth = "Bearer " + mintHS256(t, jwt.SigningMethodHS256, secret, with(supabaseClaims(alice.sub, "", ""), "role", "service_role"))
+		admin.auth = "Bearer " + m.sign(t, with(supabaseClaims(alice.sub, "", ""), "role", "service_role"))
 		wantRows(t, "service_role selects notes", e.mustBodies(t, admin, "select body from public.notes"), []string{"private note"})
 	})
 	t.Run("authenticator cannot become the superuser", func(t *testing.T) {
-		evil := user{name: "evil", auth: "Bearer " + mintHS256(t, jwt.SigningMethodHS256, secret, with(supabaseClaims(alice.sub, "", ""), "role", "postgres"))}
+		evil := user{name: "evil", auth: "Bearer " + m.sign(t, with(supabaseClaims(alice.sub, "", ""), "role", "postgres"))}
 		_, err := e.bodies(t, evil, "select body from public.notes")
 		wantCode(t, "SET ROLE postgres", err, "42501")
 	})
@@ -200,4 +211,64 @@ func TestGatewayRLS(t *testing.T) {
 		wantCode(t, "select todos", err, codeInvalidText)
 		wantRows(t, "notes still work", e.mustBodies(t, hashed, "select body from public.notes"), nil)
 	})
+}
+
+// withKid signs claims HS256 with secret and a kid in the header.
+func withKid(t *testing.T, secret []byte, c jwt.MapClaims, kid string) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// gatewayRefusesWithJWKS: with a JWK Set as jwt-secret, a kid must name a
+// published key of the token's type, and its signature must verify; none
+// of the refused tokens starts a transaction.
+func gatewayRefusesWithJWKS(t *testing.T, c jwt.MapClaims) {
+	own, other := newModeKey(t, "bridge"), newModeKey(t, "bridge")
+	secret := randomSecret(t)
+	jwks := []byte(`{"keys":[` + own.public + `]}`)
+	es := func(k modeKey, kid string) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+		if kid != "" {
+			tok.Header["kid"] = kid
+		}
+		s, err := tok.SignedString(k.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	refused := []struct {
+		name  string
+		token string
+		want  error
+	}{
+		{"unknown kid", es(own, "elsewhere"), postgrest.ErrNoKey},
+		{"published kid, another key", es(other, "bridge"), postgrest.ErrSignature},
+		{"no kid, another key", es(other, ""), postgrest.ErrSignature},
+		{"HS256 and no oct key", mintHS256(t, jwt.SigningMethodHS256, secret, c), postgrest.ErrNoKey},
+		{"HS256 under the EC key's kid", withKid(t, secret, c, "bridge"), postgrest.ErrNoKey},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			begins := &countingBeginner{}
+			err := (&Gateway{Secret: jwks, DB: begins}).Do(t.Context(), "Bearer "+tt.token, nil)
+			if !errors.Is(err, ErrUnauthorized) || !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want ErrUnauthorized and %v", err, tt.want)
+			}
+			if n := begins.n.Load(); n != 0 {
+				t.Errorf("%d transactions started, want 0", n)
+			}
+		})
+	}
+	for name, tok := range map[string]string{"published kid": es(own, "bridge"), "no kid": es(own, "")} {
+		if _, err := (&Gateway{Secret: jwks}).Authorize("Bearer " + tok); err != nil {
+			t.Errorf("%s: refused: %v", name, err)
+		}
+	}
 }

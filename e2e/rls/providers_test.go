@@ -16,10 +16,16 @@ import (
 )
 
 // TestProviderClaimsRLS runs docs/sql/20_provider_claims.sql with tokens
-// from one exchange trusting two providers, each with its own claims_map.
+// from one exchange trusting two providers, each with its own claims_map,
+// once per signing mode.
 func TestProviderClaimsRLS(t *testing.T) {
-	secret := randomSecret(t)
-	e := newEnv(t, secret)
+	for _, m := range signingModes(t) {
+		t.Run(m.name, func(t *testing.T) { providerClaimsRLS(t, m) })
+	}
+}
+
+func providerClaimsRLS(t *testing.T, m signingMode) {
+	e := newEnv(t, m.pgrst)
 	portalKey := testprovider.NewKey(t, "p1", "RS256")
 	outsetaKey := testprovider.NewKey(t, "o1", "ES256")
 	portal := testprovider.New(t, "/application/o/home-portal/", portalKey)
@@ -29,7 +35,7 @@ func TestProviderClaimsRLS(t *testing.T) {
 	  {"name":"outseta","issuer":%q,"jwks_url":%q,"claims_map":{"org_id":"/outseta:accountUid"}}
 	]`, portal.Issuer, portal.JWKSURL(), outseta.Issuer, outseta.JWKSURL())
 	h, err := platform.NewHandler(t.Context(), "exchange", exchange.New,
-		config.MapEnv(map[string]string{"SUPABASE_JWT_SECRET": string(secret), "AUTH_PROVIDERS": providers}),
+		config.MapEnv(m.with("AUTH_PROVIDERS", providers)),
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -109,7 +109,11 @@ func TestMintProperties(t *testing.T) {
 		}
 
 		// The Supabase side.
-		cfg := claims.Config{Secret: secret, MaxTTL: time.Duration(60+rng.IntN(7200)) * time.Second}
+		hs, err := claims.NewHMACSigner(secret, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := claims.Config{Signer: hs, MaxTTL: time.Duration(60+rng.IntN(7200)) * time.Second}
 		if rng.IntN(2) == 0 {
 			cfg.Issuer = g.str()
 		}

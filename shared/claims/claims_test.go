@@ -30,10 +30,20 @@ func provider(t *testing.T, payload string) *claims.Payload {
 	return &p
 }
 
+// hmacSigner is the legacy signer: HS256 with secret, no kid.
+func hmacSigner(t testing.TB) *claims.Signer {
+	t.Helper()
+	s, err := claims.NewHMACSigner([]byte(secret), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func minter(t *testing.T, cfg claims.Config) *claims.Minter {
 	t.Helper()
-	if cfg.Secret == nil {
-		cfg.Secret = []byte(secret)
+	if cfg.Signer == nil {
+		cfg.Signer = hmacSigner(t)
 	}
 	m, err := claims.NewMinter(cfg, func() time.Time { return now })
 	if err != nil {
@@ -310,7 +320,10 @@ func TestProviderDecodingIsStrict(t *testing.T) {
 }
 
 func TestNewMinterRefusesShortSecret(t *testing.T) {
-	if _, err := claims.NewMinter(claims.Config{Secret: []byte(strings.Repeat("x", 31))}, nil); err == nil {
-		t.Fatal("got no error for a 31-byte secret")
+	if _, err := claims.NewHMACSigner([]byte(strings.Repeat("x", 31)), ""); !errors.Is(err, claims.ErrShortSecret) {
+		t.Fatalf("got %v for a 31-byte secret, want ErrShortSecret", err)
+	}
+	if _, err := claims.NewMinter(claims.Config{}, nil); !errors.Is(err, claims.ErrNoSigner) {
+		t.Fatalf("got %v for no signer, want ErrNoSigner", err)
 	}
 }

@@ -17,7 +17,12 @@ import (
 func ExampleMinter_Mint() {
 	jwtSecret := claims.Secret("an-example-supabase-jwt-secret-of-32+-bytes")
 	clock := func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
-	m, err := claims.NewMinter(claims.Config{Secret: jwtSecret, MaxTTL: time.Hour}, clock)
+	signer, err := claims.NewHMACSigner(jwtSecret, "")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := claims.NewMinter(claims.Config{Signer: signer, MaxTTL: time.Hour}, clock)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -9,14 +9,13 @@ import (
 	"slices"
 	"strconv"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
-// Errors returned by [Minter.Mint].
+// Errors returned by [Minter.Mint] and [NewMinter].
 var (
 	ErrNoSubject = errors.New("claims: provider token has no subject")
 	ErrExpired   = errors.New("claims: provider token expires before a session could start")
+	ErrNoSigner  = errors.New("claims: no signing key configured")
 )
 
 // Role is the only role a minted token ever carries.
@@ -52,8 +51,13 @@ func ReservedAppMetadata(key string) bool { return reservedAppMetadata[key] }
 
 // Config is the Supabase side of minting.
 type Config struct {
-	// Secret is the Supabase JWT secret (at least 32 bytes; checked by config).
-	Secret Secret
+	// Signer signs minted tokens; required. Configuration builds it from
+	// exactly one source (see shared/config).
+	Signer *Signer
+	// Previous are public keys published beside the signer's and never
+	// used to sign: the keys of before a rotation, so that tokens minted
+	// with them verify against the published set until they expire.
+	Previous []PublicKey
 	// Issuer is the "iss" of minted tokens. Default "supabase".
 	Issuer string
 	// Audience is the "aud" of minted tokens, written as a string the way
@@ -96,7 +100,7 @@ type Mapping struct {
 
 // Minter mints Supabase tokens. It is safe for concurrent use.
 type Minter struct {
-	secret   []byte
+	signer   *Signer
 	issuer   string
 	audience string
 	maxTTL   time.Duration
@@ -105,10 +109,10 @@ type Minter struct {
 
 // NewMinter returns a Minter for cfg; now defaults to time.Now.
 func NewMinter(cfg Config, now func() time.Time) (*Minter, error) {
-	if len(cfg.Secret) < 32 {
-		return nil, errors.New("claims: the Supabase JWT secret must be at least 32 bytes")
+	if cfg.Signer == nil {
+		return nil, ErrNoSigner
 	}
-	m := &Minter{secret: bytes.Clone(cfg.Secret), issuer: cfg.Issuer, audience: cfg.Audience, maxTTL: cfg.MaxTTL, now: now}
+	m := &Minter{signer: cfg.Signer, issuer: cfg.Issuer, audience: cfg.Audience, maxTTL: cfg.MaxTTL, now: now}
 	if m.issuer == "" {
 		m.issuer = DefaultIssuer
 	}
@@ -132,9 +136,6 @@ type Token struct {
 	// Subject is the minted "sub".
 	Subject string
 }
-
-// header is the fixed JOSE header {"alg":"HS256","typ":"JWT"}: no kid.
-var header = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
 
 // Mint maps a verified provider payload to a Supabase token and signs it.
 func (m *Minter) Mint(p *Payload, mp *Mapping) (Token, error) {
@@ -162,13 +163,15 @@ func (m *Minter) Mint(p *Payload, mp *Mapping) (Token, error) {
 		return Token{}, err
 	}
 	var b bytes.Buffer
-	b.Grow(len(header) + 1 + base64.RawURLEncoding.EncodedLen(len(payload)) + 44)
-	b.WriteString(header)
+	// 342 bytes hold the base64url of a 2048-bit RSA signature; HS256 and
+	// ES256 need 43 and 86.
+	b.Grow(len(m.signer.header) + 1 + base64.RawURLEncoding.EncodedLen(len(payload)) + 1 + 342)
+	b.WriteString(m.signer.header)
 	b.WriteByte('.')
 	enc := base64.NewEncoder(base64.RawURLEncoding, &b)
 	_, _ = enc.Write(payload)
 	_ = enc.Close()
-	sig, err := jwt.SigningMethodHS256.Sign(b.String(), m.secret)
+	sig, err := m.signer.Sign(b.String())
 	if err != nil {
 		return Token{}, fmt.Errorf("claims: sign: %w", err)
 	}

@@ -48,6 +48,8 @@ const DefaultProviderName = "default"
 type Config struct {
 	// Supabase is how tokens are minted.
 	Supabase claims.Config
+	// Signing says which source's key signs them.
+	Signing Signing
 	// Providers are the trusted providers, in configuration order.
 	Providers []Provider
 	// CORSOrigins is nil for "*", else the allowed origins.
@@ -174,7 +176,7 @@ func Load(env Env) (*Config, error) {
 	r := reader{env: env, errs: &errs}
 	cfg := &Config{Port: 8080, LogLevel: slog.LevelInfo}
 
-	cfg.Supabase = loadSupabase(r)
+	cfg.Supabase, cfg.Signing = loadSupabase(r)
 
 	defaults := providerDefaults{
 		passthrough: slices.Clone(claims.DefaultPassthrough), // a copy: callers may change theirs
@@ -221,42 +223,25 @@ func Load(env Env) (*Config, error) {
 	return cfg, nil
 }
 
-// LoadSupabase reads and validates only the Supabase side (the secret, its
-// alias and _FILE forms, issuer, audience, max TTL), for tools that mint or
-// check Supabase tokens without a provider.
-func LoadSupabase(env Env) (claims.Config, error) {
+// LoadSupabase reads and validates only the Supabase side (the signing
+// source, issuer, audience, max TTL), for tools that mint or check Supabase
+// tokens without a provider.
+func LoadSupabase(env Env) (claims.Config, Signing, error) {
 	var errs problems
-	c := loadSupabase(reader{env: env, errs: &errs})
+	c, s := loadSupabase(reader{env: env, errs: &errs})
 	if err := errs.err(); err != nil {
-		return claims.Config{}, err
+		return claims.Config{}, Signing{}, err
 	}
-	return c, nil
+	return c, s, nil
 }
 
-func loadSupabase(r reader) claims.Config {
+func loadSupabase(r reader) (claims.Config, Signing) {
 	c := claims.Config{
 		Issuer:   r.get(EnvIssuer),
 		Audience: r.get(EnvAudience),
 		MaxTTL:   r.duration(EnvMaxTTL, claims.DefaultMaxTTL),
 	}
-	before := len(*r.errs)
-	primary := r.secret(EnvSecret)
-	alias := r.secret(EnvSecretAlias)
-	name := EnvSecret
-	switch {
-	case len(primary) > 0 && len(alias) > 0 && !bytes.Equal(primary, alias):
-		r.errs.add("%s and %s are both set and differ; set one, or make them equal", EnvSecret, EnvSecretAlias)
-	case len(primary) == 0 && len(alias) == 0:
-		if len(*r.errs) == before { // not already reported as "both X and X_FILE"
-			r.errs.add("%s is required (or %s, or %s_FILE)", EnvSecret, EnvSecretAlias, EnvSecret)
-		}
-	case len(primary) == 0:
-		primary, name = alias, EnvSecretAlias
-	}
-	if len(primary) > 0 && len(primary) < 32 {
-		r.errs.add("%s must be at least 32 bytes", name)
-	}
-	c.Secret = primary
+	s := loadSigning(r, &c)
 	if c.MaxTTL <= 0 {
 		r.errs.add("%s must be positive", EnvMaxTTL)
 	}
@@ -266,7 +251,7 @@ func loadSupabase(r reader) claims.Config {
 	if c.Audience == "" {
 		c.Audience = claims.DefaultAudience
 	}
-	return c
+	return c, s
 }
 
 type providerDefaults struct {

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"supabridge/shared/claims"
 	"supabridge/shared/config"
 )
@@ -59,6 +61,33 @@ func load(t *testing.T, m map[string]string) (*config.Config, error) {
 		t.Fatalf("got a config beside the error %v", err)
 	}
 	return cfg, err
+}
+
+// signsWith reports whether cfg mints tokens that verify as HS256 with
+// secret and carry no kid: the legacy signer, observed from outside.
+func signsWith(t *testing.T, cfg *config.Config, secret string) bool {
+	t.Helper()
+	tok := mintOne(t, cfg)
+	parsed, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return []byte(secret), nil }, jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil {
+		return false
+	}
+	_, kid := parsed.Header["kid"]
+	return !kid
+}
+
+// mintOne mints a token with cfg's Supabase configuration.
+func mintOne(t *testing.T, cfg *config.Config) string {
+	t.Helper()
+	m, err := claims.NewMinter(cfg.Supabase, nil)
+	if err != nil {
+		t.Fatalf("minter: %v", err)
+	}
+	tok, err := m.Mint(&claims.Payload{RegisteredClaims: jwt.RegisteredClaims{Subject: "u"}}, &claims.Mapping{})
+	if err != nil {
+		t.Fatalf("mint: %v", err)
+	}
+	return tok.JWT
 }
 
 func mustLoad(t *testing.T, m map[string]string) *config.Config {
@@ -118,8 +147,11 @@ func TestLoadDefaults(t *testing.T) {
 	if got, want := cfg.Supabase.MaxTTL, 3600*time.Second; got != want {
 		t.Errorf("max TTL: got %v, want %v", got, want)
 	}
-	if got := string(cfg.Supabase.Secret); got != testSecret {
-		t.Errorf("secret: got %d bytes, want the %d bytes of SUPABASE_JWT_SECRET", len(got), len(testSecret))
+	if !signsWith(t, cfg, testSecret) {
+		t.Error("the configured signer does not sign HS256 with SUPABASE_JWT_SECRET")
+	}
+	if cfg.Signing.Source != "SUPABASE_JWT_SECRET" || cfg.Signing.Ignored != nil {
+		t.Errorf("signing: got %+v, want SUPABASE_JWT_SECRET alone", cfg.Signing)
 	}
 	if cfg.Port != 8080 {
 		t.Errorf("port: got %d, want 8080", cfg.Port)
@@ -383,8 +415,8 @@ func TestLoadSupabaseSecret(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v, want none", err)
 			}
-			if got := string(cfg.Supabase.Secret); got != tt.wantSecret {
-				t.Fatalf("secret: got %d bytes (prefix %.8q), want %d bytes (prefix %.8q)", len(got), got, len(tt.wantSecret), tt.wantSecret)
+			if !signsWith(t, cfg, tt.wantSecret) {
+				t.Fatalf("the signer does not sign HS256 with the %d-byte secret (prefix %.8q)", len(tt.wantSecret), tt.wantSecret)
 			}
 		})
 	}
@@ -1039,7 +1071,7 @@ func TestVariables(t *testing.T) {
 		byName[v.Name] = v
 	}
 	want := []string{
-		"SUPABASE_JWT_SECRET", "JWT_SECRET", "SUPABASE_JWT_ISSUER", "SUPABASE_JWT_AUDIENCE", "SUPABASE_JWT_MAX_TTL",
+		"SUPABASE_JWT_SECRET", "JWT_SECRET", "SUPABRIDGE_SIGNING_KEY", "SUPABASE_JWT_KEYS", "SUPABRIDGE_PREVIOUS_KEYS", "SUPABASE_JWT_ISSUER", "SUPABASE_JWT_AUDIENCE", "SUPABASE_JWT_MAX_TTL",
 		"CLAIMS_PASSTHROUGH", "SUB_MAPPING", "SUB_UUID_NAMESPACE", "AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_PUBLIC_KEY",
 		"AUTH_AUDIENCE", "AUTH_ALGORITHMS", "AUTH_LEEWAY", "AUTH_TOKEN_URL", "AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET",
 		"AUTH_CLIENT_AUTH", "AUTH_HTTP_TIMEOUT", "AUTH_PROVIDERS", "AUTH_PROVIDERS_FILE", "CORS_ALLOWED_ORIGINS", "PORT", "LOG_LEVEL",
@@ -1054,7 +1086,16 @@ func TestVariables(t *testing.T) {
 		if v.Required != wantRequired {
 			t.Errorf("%s: got Required %v, want %v", v.Name, v.Required, wantRequired)
 		}
-		wantSecret := v.Name == "SUPABASE_JWT_SECRET" || v.Name == "JWT_SECRET" || v.Name == "AUTH_CLIENT_SECRET"
+		var wantAlt []string
+		if wantRequired {
+			// Either stands in for the legacy secret (TestSigningSources).
+			wantAlt = []string{"SUPABRIDGE_SIGNING_KEY", "SUPABASE_JWT_KEYS"}
+		}
+		if !slices.Equal(v.Alternatives, wantAlt) {
+			t.Errorf("%s: got Alternatives %v, want %v", v.Name, v.Alternatives, wantAlt)
+		}
+		wantSecret := v.Name == "SUPABASE_JWT_SECRET" || v.Name == "JWT_SECRET" || v.Name == "AUTH_CLIENT_SECRET" ||
+			v.Name == "SUPABRIDGE_SIGNING_KEY" || v.Name == "SUPABASE_JWT_KEYS"
 		if v.Secret != wantSecret {
 			t.Errorf("%s: got Secret %v, want %v", v.Name, v.Secret, wantSecret)
 		}

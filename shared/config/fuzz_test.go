@@ -1,6 +1,9 @@
 package config_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
 	"encoding/json"
 	"maps"
 	"net/url"
@@ -11,6 +14,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/MicahParks/jwkset"
 	"sigs.k8s.io/yaml"
 
 	"supabridge/shared/claims"
@@ -24,7 +28,24 @@ import (
 const fileSecret = "FUZZ-FILE-CLIENT-SECRET-7f3a9c"
 
 // secretVars hold secrets directly; their _FILE forms hold them in files.
-var secretVars = []string{"SUPABASE_JWT_SECRET", "JWT_SECRET", "AUTH_CLIENT_SECRET", "FUZZ_CLIENT_SECRET"}
+var secretVars = []string{"SUPABASE_JWT_SECRET", "JWT_SECRET", "AUTH_CLIENT_SECRET", "FUZZ_CLIENT_SECRET", "SUPABRIDGE_SIGNING_KEY", "SUPABASE_JWT_KEYS"}
+
+// seedSigningKey is a private JWK for the fuzz seeds, derived from a fixed
+// scalar so the seeds are the same on every run (a test key, made here, not
+// stored).
+func seedSigningKey() string {
+	d := sha256.Sum256([]byte("supabridge FuzzConfig seed key"))
+	k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:])
+	if err != nil {
+		panic(err) // a SHA-256 digest is a valid P-256 scalar but with negligible odds
+	}
+	j, err := jwkset.NewJWKFromKey(k, jwkset.JWKOptions{Marshal: jwkset.JWKMarshalOptions{Private: true}, Metadata: jwkset.JWKMetadataOptions{KID: "fuzz-seed"}})
+	if err != nil {
+		panic(err)
+	}
+	b, _ := json.Marshal(j.Marshal())
+	return string(b)
+}
 
 // configSeeds are the seeds of FuzzConfig and whether Load accepts each.
 var configSeeds = func() []struct {
@@ -54,6 +75,11 @@ var configSeeds = func() []struct {
 		{good, "", "", `{"name":"a"}`, "", false},
 		{good, "", "", `[{"NAME":"a","Issuer":"https://a.example/","CLIENT_SECRET_FILE":"@SECRET_FILE@","client_id":"c"}]`, "", true},
 		{good, "", "", "", "AUTH_PROVIDERS_FILE=[{\"name\":\"a\",\"issuer\":\"https://a.example/\"}]", true},
+		{"", good, "", "", "SUPABRIDGE_SIGNING_KEY=" + seedSigningKey() + "\nAUTH_JWKS_URL=https://idp.example.com/jwks", true},
+		{"", "", "", "", "SUPABRIDGE_SIGNING_KEY_FILE=" + seedSigningKey() + "\nSUPABRIDGE_PREVIOUS_KEYS=" + seedSigningKey() + "\nAUTH_JWKS_URL=https://idp.example.com/jwks", false},
+		{good, "", "", "", `SUPABRIDGE_SIGNING_KEY={"kty":"EC","crv":"P-256","kid":"k","x":"AAAA","y":"BBBB","d":"FUZZ-D-VALUE"}` + "\nAUTH_JWKS_URL=https://idp.example.com/jwks", false},
+		{"", "", "", "", `SUPABASE_JWT_KEYS=[{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA","kid":"o","key_ops":["sign","verify"]},{"kty":"oct","k":"c2VjcmV0"}]` + "\nAUTH_JWKS_URL=https://idp.example.com/jwks", true},
+		{"", "", "", "", `SUPABASE_JWT_KEYS=[{"kty":"oct","k":"c2VjcmV0"}]` + "\nAUTH_JWKS_URL=https://idp.example.com/jwks", false},
 	}
 }()
 
@@ -169,8 +195,8 @@ func loadChecked(t *testing.T, secretFile, secret, alias, client, providers, ext
 // configuration Load accepted.
 func checkLoaded(t *testing.T, cfg *config.Config) {
 	t.Helper()
-	if len(cfg.Supabase.Secret) < 32 {
-		t.Fatalf("accepted a %d-byte secret", len(cfg.Supabase.Secret))
+	if cfg.Supabase.Signer == nil || cfg.Signing.Source == "" {
+		t.Fatalf("accepted a configuration without a signer (source %q)", cfg.Signing.Source)
 	}
 	if cfg.Supabase.MaxTTL <= 0 || cfg.Supabase.Issuer == "" || cfg.Supabase.Audience == "" {
 		t.Fatalf("got Supabase settings %+v", cfg.Supabase)

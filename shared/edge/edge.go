@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +30,19 @@ type Options struct {
 	CORSOrigins []string
 	// Logger receives the access log; nil discards it.
 	Logger *slog.Logger
+	// JWKS is the JWK Set served at /.well-known/jwks.json: the public keys
+	// the function signs with (claims.Config.JWKS). Nil serves an empty set.
+	JWKS []byte
 }
+
+// JWKSPath is where a function publishes its public keys; any path ending
+// in it answers (/.well-known/jwks.json, /functions/v1/exchange/.well-known/jwks.json).
+const JWKSPath = "/.well-known/jwks.json"
+
+// JWKSCacheControl lets verifiers cache the key set for ten minutes, as
+// Supabase Auth's own /.well-known/jwks.json does: a key added before a
+// rotation is seen by every verifier well before it signs anything.
+const JWKSCacheControl = "public, max-age=600"
 
 // Edge is one function's handler behind the edge.
 type Edge struct {
@@ -37,6 +50,7 @@ type Edge struct {
 	fn      string
 	origins []string
 	log     *slog.Logger
+	jwks    []byte
 }
 
 // Wrap returns h behind the edge. h sees only POST requests, with the body
@@ -46,7 +60,11 @@ func Wrap(h http.Handler, o Options) *Edge {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Edge{next: h, fn: o.Function, origins: o.CORSOrigins, log: log}
+	jwks := o.JWKS
+	if jwks == nil {
+		jwks = []byte(`{"keys":[]}`)
+	}
+	return &Edge{next: h, fn: o.Function, origins: o.CORSOrigins, log: log, jwks: jwks}
 }
 
 // ServeHTTP implements http.Handler.
@@ -88,13 +106,22 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reject *oauth.Error
 	h.Set("Content-Type", "application/json")
 
 	health := r.URL.Path == "/healthz" || strings.HasSuffix(r.URL.Path, "/healthz")
+	keys := strings.HasSuffix(r.URL.Path, JWKSPath)
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
 	case reject != nil:
 		oauth.WriteError(rec, reject)
 	case r.Method == http.MethodOptions:
 		rec.WriteHeader(http.StatusNoContent)
-	case health && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+	case health && read:
 		oauth.WriteJSON(rec, http.StatusOK, map[string]string{"status": "ok"})
+	case keys && read:
+		h.Set("Cache-Control", JWKSCacheControl)
+		h.Set("Content-Length", strconv.Itoa(len(e.jwks)))
+		rec.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			_, _ = rec.Write(e.jwks)
+		}
 	case r.Method == http.MethodPost:
 		r.Body = http.MaxBytesReader(rec, r.Body, bridge.MaxBody)
 		e.next.ServeHTTP(rec, r)
@@ -103,7 +130,7 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reject *oauth.Error
 			oauth.WriteError(rec, bridge.ErrServer)
 		}
 	default:
-		if health {
+		if health || keys {
 			h.Set("Allow", "GET, HEAD, POST, OPTIONS")
 		} else {
 			h.Set("Allow", "POST, OPTIONS")

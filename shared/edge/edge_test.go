@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -581,5 +582,75 @@ func TestResponseController(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("status: got %d, want 202", resp.StatusCode)
+	}
+}
+
+// TestJWKS: GET on any path ending in /.well-known/jwks.json answers the
+// configured key set, cacheable, with the CORS headers of every response;
+// other methods there are gated like /healthz, and POST still reaches the
+// function.
+func TestJWKS(t *testing.T) {
+	const set = `{"keys":[{"kty":"EC","kid":"k1"}]}`
+	var buf testkit.Buffer
+	in := &inner{}
+	h := edge.Wrap(in, edge.Options{Function: "exchange", CORSOrigins: []string{"https://app.example.com"},
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil)), JWKS: []byte(set)})
+	for _, path := range []string{"/.well-known/jwks.json", "/functions/v1/exchange/.well-known/jwks.json", "/exchange/.well-known/jwks.json"} {
+		t.Run(path, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("Origin", "https://app.example.com")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK || rec.Body.String() != set {
+				t.Fatalf("got %d %q, want 200 and the set", rec.Code, rec.Body.String())
+			}
+			hd := rec.Header()
+			if got := hd.Get("Cache-Control"); got != "public, max-age=600" {
+				t.Errorf("Cache-Control: got %q, want public, max-age=600 (not no-store)", got)
+			}
+			if hd.Get("Content-Type") != "application/json" || hd.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+				hd.Get("Access-Control-Allow-Headers") == "" || hd.Get("Vary") != "Origin" {
+				t.Errorf("headers %v, want JSON and the CORS headers of every response", hd)
+			}
+		})
+	}
+	t.Run("HEAD", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/.well-known/jwks.json", nil))
+		if rec.Code != http.StatusOK || rec.Body.Len() != 0 || rec.Header().Get("Content-Length") != strconv.Itoa(len(set)) {
+			t.Errorf("got %d, %d body bytes, Content-Length %q; want 200, none, %d", rec.Code, rec.Body.Len(), rec.Header().Get("Content-Length"), len(set))
+		}
+	})
+	t.Run("PUT is gated", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, "/.well-known/jwks.json", nil))
+		if rec.Code != http.StatusMethodNotAllowed || !strings.Contains(rec.Header().Get("Allow"), "GET") {
+			t.Errorf("got %d, Allow %q; want 405 listing GET", rec.Code, rec.Header().Get("Allow"))
+		}
+	})
+	t.Run("POST reaches the function", func(t *testing.T) {
+		before := in.calls.Load()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/.well-known/jwks.json", nil))
+		if rec.Code != http.StatusOK || in.calls.Load() != before+1 {
+			t.Errorf("got %d, %d calls; want the function's answer", rec.Code, in.calls.Load()-before)
+		}
+	})
+	t.Run("a longer name is not the key set", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json.bak", nil))
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("got %d, want 405", rec.Code)
+		}
+	})
+	t.Run("no set configured", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		edge.Wrap(in, edge.Options{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+		if rec.Code != http.StatusOK || rec.Body.String() != `{"keys":[]}` {
+			t.Errorf("got %d %q, want an empty set", rec.Code, rec.Body.String())
+		}
+	})
+	if lines := accessLines(t, &buf); len(lines) < 3 || lines[0]["status"] != float64(200) || lines[0]["method"] != "GET" {
+		t.Errorf("access log %v, want a line per request", lines)
 	}
 }

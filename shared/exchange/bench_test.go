@@ -1,6 +1,9 @@
 package exchange_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
@@ -10,6 +13,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/MicahParks/jwkset"
 
 	"supabridge/shared/function"
 
@@ -60,6 +65,13 @@ type benchFixture struct {
 // production (JSON, info level) and written to io.Discard.
 func newBenchFixture(b *testing.B, alg string, nProviders int) *benchFixture {
 	b.Helper()
+	return newSigningFixture(b, alg, nProviders, map[string]string{"SUPABASE_JWT_SECRET": secret})
+}
+
+// newSigningFixture is newBenchFixture with the signing variables of
+// signing instead of the legacy secret.
+func newSigningFixture(b *testing.B, alg string, nProviders int, signing map[string]string) *benchFixture {
+	b.Helper()
 	algs := []string{alg}
 	if nProviders > 1 {
 		algs = benchAlgs[:nProviders]
@@ -87,7 +99,11 @@ func newBenchFixture(b *testing.B, alg string, nProviders int) *benchFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := config.Load(config.MapEnv(map[string]string{"SUPABASE_JWT_SECRET": secret, "AUTH_PROVIDERS": string(list)}))
+	env := map[string]string{"AUTH_PROVIDERS": string(list)}
+	for k, v := range signing {
+		env[k] = v
+	}
+	cfg, err := config.Load(config.MapEnv(env))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -238,4 +254,80 @@ func BenchmarkExchangeFloorRatio(b *testing.B) {
 	b.ReportMetric(float64(inHandler)/float64(inFloor), "handler/floor")
 	b.ReportMetric(float64(inHandler)/float64(inStd), "handler/stdfloor")
 	b.ReportMetric(float64(inHandler-inHarness)/float64(inFloor), "net-handler/floor")
+}
+
+// signingModes are the minting setups benchmarked side by side: the legacy
+// secret (HS256, no kid) and a key of the bridge's own (ES256 with a kid).
+func signingModes(b *testing.B) []struct {
+	name string
+	env  map[string]string
+} {
+	b.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	j, err := jwkset.NewJWKFromKey(k, jwkset.JWKOptions{Marshal: jwkset.JWKMarshalOptions{Private: true},
+		Metadata: jwkset.JWKMetadataOptions{KID: "bench-bridge", ALG: jwkset.AlgES256}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	own, err := json.Marshal(j.Marshal())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []struct {
+		name string
+		env  map[string]string
+	}{
+		{"HS256", map[string]string{"SUPABASE_JWT_SECRET": secret}},
+		{"ES256", map[string]string{"SUPABRIDGE_SIGNING_KEY": string(own)}},
+	}
+}
+
+// BenchmarkExchangeSigning is the whole exchange (RS256 provider token in,
+// one provider) minting with the legacy secret and with the bridge's own
+// EC key, side by side: the difference is the cost of ES256 signing.
+func BenchmarkExchangeSigning(b *testing.B) {
+	for _, m := range signingModes(b) {
+		b.Run("sign="+m.name, func(b *testing.B) {
+			f := newSigningFixture(b, "RS256", 1, m.env)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if code := serve(f.handler, f.auth[i%benchTokens]); code != http.StatusOK {
+					b.Fatalf("got %d, want 200", code)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkSigningRatio interleaves, in each iteration, one exchange
+// minting HS256 and one minting ES256 (same provider token shape), and
+// reports es256/hs256, immune to the machine's speed drifting between
+// separate benchmarks.
+func BenchmarkSigningRatio(b *testing.B) {
+	modes := signingModes(b)
+	hs, es := newSigningFixture(b, "RS256", 1, modes[0].env), newSigningFixture(b, "RS256", 1, modes[1].env)
+	var inHS, inES time.Duration
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if code := serve(hs.handler, hs.auth[i%benchTokens]); code != http.StatusOK {
+			b.Fatalf("got %d, want 200", code)
+		}
+		t1 := time.Now()
+		if code := serve(es.handler, es.auth[i%benchTokens]); code != http.StatusOK {
+			b.Fatalf("got %d, want 200", code)
+		}
+		inES += time.Since(t1)
+		inHS += t1.Sub(t0)
+		i++
+	}
+	b.ReportMetric(float64(inHS.Nanoseconds())/float64(i), "hs256-ns/op")
+	b.ReportMetric(float64(inES.Nanoseconds())/float64(i), "es256-ns/op")
+	b.ReportMetric(float64(inES)/float64(inHS), "es256/hs256")
 }

@@ -12,6 +12,10 @@
 // variable; under Lambda it is also reported to the Runtime API's init/error
 // endpoint, so the console shows the reason instead of a crash loop.
 //
+// At start it logs one line naming the key that signs (the variable it came
+// from, its alg and kid, the signing variables set but not used) and hands
+// the edge the key set the function publishes at /.well-known/jwks.json.
+//
 // It knows functions only through package function's Builder and Deps, and
 // answers its own refusals (a Lambda event that is no HTTP request) through
 // the edge, so they carry the same CORS headers and JSON error shape as

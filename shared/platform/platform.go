@@ -39,11 +39,34 @@ func NewHandler(ctx context.Context, name string, build function.Builder, env co
 }
 
 func newEdge(ctx context.Context, name string, build function.Builder, cfg *config.Config, logger *slog.Logger) (*edge.Edge, error) {
+	jwks, err := cfg.Supabase.JWKS()
+	if err != nil {
+		return nil, err
+	}
 	h, err := build(ctx, cfg, function.Deps{Logger: logger.With("function", name)})
 	if err != nil {
 		return nil, err
 	}
-	return edge.Wrap(h, edge.Options{Function: name, CORSOrigins: cfg.CORSOrigins, Logger: logger}), nil
+	logSigning(logger, name, cfg)
+	return edge.Wrap(h, edge.Options{Function: name, CORSOrigins: cfg.CORSOrigins, Logger: logger, JWKS: jwks}), nil
+}
+
+// logSigning writes the start line that names the key in force: its
+// source variable, alg and kid, the signing variables set but not used,
+// and how many public keys /.well-known/jwks.json serves. No key material.
+func logSigning(logger *slog.Logger, name string, cfg *config.Config) {
+	s := cfg.Supabase.Signer
+	attrs := []slog.Attr{
+		slog.String("function", name),
+		slog.String("source", cfg.Signing.Source),
+		slog.String("alg", s.Algorithm()),
+		slog.String("kid", s.KeyID()),
+		slog.Int("published_keys", len(cfg.Supabase.PublicKeys())),
+	}
+	if len(cfg.Signing.Ignored) > 0 {
+		attrs = append(attrs, slog.Any("ignored", cfg.Signing.Ignored))
+	}
+	logger.LogAttrs(context.Background(), slog.LevelInfo, "signing key", attrs...)
 }
 
 func run(name string, build function.Builder, env config.Env, stderr io.Writer) int {

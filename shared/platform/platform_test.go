@@ -2,8 +2,12 @@ package platform
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +21,7 @@ import (
 	"time"
 
 	"supabridge/internal/testkit"
+	"github.com/MicahParks/jwkset"
 
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
@@ -485,5 +490,53 @@ func TestRunServesHTTPUntilSIGTERM(t *testing.T) {
 	}
 	if strings.Contains(out, testSecret) {
 		t.Errorf("stderr: got %q, want no trace of the secret", out)
+	}
+}
+
+// TestNewHandlerSigningKey: the start log names the key in force and the
+// variables set but not used, never its material, and the edge serves its
+// public key at /.well-known/jwks.json, under the function's path too.
+func TestNewHandlerSigningKey(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := jwkset.NewJWKFromKey(key, jwkset.JWKOptions{Marshal: jwkset.JWKMarshalOptions{Private: true},
+		Metadata: jwkset.JWKMetadataOptions{KID: "bridge-1", ALG: jwkset.AlgES256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, err := json.Marshal(j.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs testkit.Buffer
+	h, err := NewHandler(t.Context(), "exchange", okBuilder, config.MapEnv(map[string]string{
+		"SUPABRIDGE_SIGNING_KEY": string(private), "JWT_SECRET": testSecret, "AUTH_JWKS_URL": testJWKS,
+	}), slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := logLines(t, logs.String(), "signing key")
+	if len(lines) != 1 {
+		t.Fatalf("log %q, want one signing key line", logs.String())
+	}
+	l := lines[0]
+	if l["source"] != "SUPABRIDGE_SIGNING_KEY" || l["alg"] != "ES256" || l["kid"] != "bridge-1" || l["published_keys"] != float64(1) ||
+		fmt.Sprint(l["ignored"]) != "[JWT_SECRET]" || l["function"] != "exchange" {
+		t.Errorf("signing key line %v, want source, alg, kid, ignored JWT_SECRET, 1 published key", l)
+	}
+	d := j.Marshal().D
+	if strings.Contains(logs.String(), d) || strings.Contains(logs.String(), testSecret) {
+		t.Error("the log holds key material")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/functions/v1/exchange/.well-known/jwks.json", nil))
+	var set jwkset.JWKSMarshal
+	if err := json.Unmarshal(rec.Body.Bytes(), &set); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("got %d %q", rec.Code, rec.Body.String())
+	}
+	if len(set.Keys) != 1 || set.Keys[0].KID != "bridge-1" || set.Keys[0].D != "" || set.Keys[0].X != j.Marshal().X {
+		t.Errorf("published %s, want the public half of bridge-1", rec.Body.String())
 	}
 }
