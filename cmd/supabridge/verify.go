@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -308,6 +309,10 @@ func explain(err error, t *token, at time.Time, v policyView) []finding {
 			what := fmt.Sprintf("no key of provider %q fits the token (kid %s, alg %s)", v.provider, quoteOr(t.kid, "absent"), alg)
 			return finding{"unknown key", what, "check that AUTH_JWKS_URL (or the provider's jwks_url) is this provider's key set; a key rotated away long ago no longer verifies"}
 		}},
+		{claims.ErrClaimType, func() finding {
+			return finding{"claim type", fmt.Sprintf("%s of the wrong type (RFC 7519 §4.1: exp, nbf and iat are JSON numbers, a string of digits is not one; iss, sub and jti strings; aud a string or an array of strings; null is none of these)", strings.Join(mistyped(t), ", ")),
+				"configure the provider to write the registered claims with their standard types"}
+		}},
 		{jwt.ErrTokenMalformed, func() finding {
 			return finding{"malformed", "the token could not be decoded", "pass the whole token: header.payload.signature"}
 		}},
@@ -505,4 +510,25 @@ func (r exchangeResult) lines(at time.Time) []string {
 	out = append(out, fmt.Sprintf("ok   expiry: %s, %s", date(exp), relative("exp", exp, at)))
 	out = append(out, fmt.Sprintf("valid: the exchange would mint (%s):", headerOf(r.minted)))
 	return append(out, indentJSON(r.minted.payload))
+}
+
+// mistyped names the registered claims of t that the exchange's payload
+// decoding refuses for their type, each tried alone through claims.Payload.
+func mistyped(t *token) []string {
+	var out []string
+	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti"} {
+		v, ok := t.claims[name]
+		if !ok {
+			continue
+		}
+		one, err := json.Marshal(map[string]json.RawMessage{name: v})
+		var p claims.Payload
+		if err != nil || json.Unmarshal(one, &p) != nil {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"a registered claim"}
+	}
+	return out
 }

@@ -139,6 +139,7 @@ func TestVerifyProviders(t *testing.T) {
 		{"not yet valid", key.Sign(t, claims(map[string]any{"nbf": now.Add(time.Hour).Unix()}), nil), "FAIL not yet valid: nbf is 2030-01-01 01:00:00 UTC"},
 		{"audience", key.Sign(t, claims(map[string]any{"aud": []string{"other", "more"}}), nil), `FAIL audience: the token's aud is ["other","more"]; accepted: "app"`},
 		{"no subject", key.Sign(t, claims(map[string]any{"sub": nil}), nil), "FAIL subject: the token has no sub"},
+		{"exp a string of digits", key.Sign(t, claims(map[string]any{"exp": "1893459540"}), nil), "FAIL claim type: exp of the wrong type (RFC 7519 §4.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCmd(t, verifyCmd{now: clock(now)}.run, env, tc.token, "--against", "providers")

@@ -46,9 +46,10 @@ type Result struct {
 	// OK reports whether the contract accepts the token.
 	OK bool
 	// Sane is false when the token holds something the contract leaves
-	// unspecified (a registered claim of a surprising type, a time far
-	// outside any calendar), where only "the verifier must not accept more
-	// than the oracle" is asserted.
+	// unspecified (a time float64 cannot hold, like 1e400), where only "the
+	// verifier must not accept more than the oracle" is asserted. A
+	// registered claim of the wrong type is specified (RFC 7519 §4.1:
+	// refused) and sane.
 	Sane bool
 	// Why says in a few words why the token was refused ("accepted" when
 	// it was not).
@@ -98,17 +99,20 @@ func Verify(raw string, policies []Policy, now time.Time) Result {
 		return refuse("payload not a JSON object")
 	}
 	r.Claims = claims
+	// A registered claim present with the value null is not absent: it is
+	// a claim of the wrong type (RFC 7519 §4.1 gives each one a type, and
+	// null is none of them).
 	present := func(name string) (json.RawMessage, bool) {
 		v, ok := claims[name]
-		if !ok || string(v) == "null" {
-			return nil, false
-		}
-		return v, true
+		return v, ok
 	}
 	str := func(name string) (string, bool, bool) { // value, present, well-typed
 		v, ok := present(name)
 		if !ok {
 			return "", false, true
+		}
+		if !strings.HasPrefix(string(v), `"`) {
+			return "", true, false
 		}
 		var s string
 		if json.Unmarshal(v, &s) != nil {
@@ -118,7 +122,6 @@ func Verify(raw string, policies []Policy, now time.Time) Result {
 	}
 	iss, _, issOK := str("iss")
 	if !issOK {
-		r.Sane = false
 		return refuse("iss not a string")
 	}
 	r.Provider = -1
@@ -155,29 +158,24 @@ func Verify(raw string, policies []Policy, now time.Time) Result {
 	}
 	for _, name := range []string{"sub", "jti"} {
 		if _, _, ok := str(name); !ok {
-			r.Sane = false
 			return refuse(name + " not a string")
 		}
 	}
-	// NumericDate (RFC 7519 §2): a JSON number of seconds.
+	// NumericDate (RFC 7519 §2): a JSON number of seconds. A JSON string,
+	// even one holding digits, is not one.
 	when := func(name string) (time.Time, bool, bool) {
 		v, ok := present(name)
 		if !ok {
 			return time.Time{}, false, true
 		}
-		// golang-jwt reads a NumericDate through json.Number, which also
-		// takes a string holding a JSON number: a leniency, not a hole (the
-		// value is still enforced), so it is followed here and marked.
 		var num json.Number
-		if json.Unmarshal(v, &num) != nil {
-			r.Sane = false
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) || json.Unmarshal(v, &num) != nil {
 			return time.Time{}, true, false
-		}
-		if len(v) > 0 && v[0] == '"' {
-			r.Sane = false
 		}
 		n, err := num.Float64()
 		if err != nil {
+			// A number float64 cannot hold (1e400): the contract does not
+			// say, so only "never accept more" is asserted.
 			r.Sane = false
 			return time.Time{}, true, false
 		}
@@ -210,20 +208,18 @@ func Verify(raw string, policies []Policy, now time.Time) Result {
 		var one string
 		var many []any
 		switch {
-		case json.Unmarshal(v, &one) == nil:
+		case strings.HasPrefix(string(v), `"`) && json.Unmarshal(v, &one) == nil:
 			aud = []string{one}
-		case json.Unmarshal(v, &many) == nil:
+		case strings.HasPrefix(string(v), "[") && json.Unmarshal(v, &many) == nil:
 			for _, a := range many {
 				s, ok := a.(string)
 				if !ok {
-					r.Sane = false
 					return refuse("aud holds a non-string")
 				}
 				aud = append(aud, s)
 			}
 		default:
-			r.Sane = false
-			return refuse("aud neither a string nor an array")
+			return refuse("aud neither a string nor an array of strings")
 		}
 	}
 	if len(p.Audience) > 0 && !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.Audience, a) }) {

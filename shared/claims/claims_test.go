@@ -327,3 +327,48 @@ func TestNewMinterRefusesShortSecret(t *testing.T) {
 		t.Fatalf("got %v for no signer, want ErrNoSigner", err)
 	}
 }
+
+// TestRegisteredClaimTypes holds the registered claims to the types RFC 7519
+// §4.1 gives them: exp, nbf and iat JSON numbers (a string holding digits
+// is not one, though golang-jwt's NumericDate reads it through json.Number),
+// iss, sub and jti strings, aud a string or an array of strings. null is
+// none of these.
+func TestRegisteredClaimTypes(t *testing.T) {
+	tests := []struct {
+		payload string
+		ok      bool
+	}{
+		{`{"exp":1800000000}`, true},
+		{`{"exp":1.8e9,"nbf":-1,"iat":1800000000.5}`, true},
+		{`{"iss":"i","sub":"s","jti":"j","aud":"a"}`, true},
+		{`{"aud":["a","b"]}`, true},
+		{`{"aud":[]}`, true},
+		{`{"exp":"1800000000"}`, false},
+		{`{"nbf":"1"}`, false},
+		{`{"iat":"1800000000"}`, false},
+		{`{"exp":"1.8e9"}`, false},
+		{`{"exp":true}`, false},
+		{`{"exp":[1800000000]}`, false},
+		{`{"exp":null}`, false},
+		{`{"nbf":null}`, false},
+		{`{"iss":null}`, false},
+		{`{"sub":null}`, false},
+		{`{"jti":null}`, false},
+		{`{"aud":null}`, false},
+		{`{"sub":5}`, false},
+		{`{"iss":["i"]}`, false},
+		{`{"jti":{}}`, false},
+		{`{"aud":[null]}`, false},
+		{`{"aud":{"a":1}}`, false},
+	}
+	for _, tt := range tests {
+		var p claims.Payload
+		err := json.Unmarshal([]byte(tt.payload), &p)
+		if tt.ok && err != nil {
+			t.Errorf("decoding %s: got %v, want no error", tt.payload, err)
+		}
+		if !tt.ok && !errors.Is(err, claims.ErrClaimType) {
+			t.Errorf("decoding %s: got %v, want ErrClaimType", tt.payload, err)
+		}
+	}
+}

@@ -12,16 +12,22 @@ import (
 )
 
 // Payload is the decoded payload of a provider token. It decodes the payload once
-// into raw members, then types the registered claims strictly: an "exp" that
-// is not a number or an "aud" that is neither a string nor an array of
-// strings is a decoding error, never a silently absent claim (the trap of
-// jwt.MapClaims in golang-jwt v5.3).
+// into raw members, then types the registered claims strictly, as RFC 7519
+// §4.1 does: an "exp" that is not a JSON number (a string of digits is not
+// one), an "aud" that is neither a string nor an array of strings, or any
+// registered claim that is null is a decoding error wrapping [ErrClaimType],
+// never a silently absent claim (the trap of jwt.MapClaims in golang-jwt
+// v5.3).
 type Payload struct {
 	jwt.RegisteredClaims
 	raw map[string]json.RawMessage
 }
 
 var _ jwt.Claims = (*Payload)(nil)
+
+// ErrClaimType is a registered claim whose JSON type is not the one RFC 7519
+// §4.1 gives it. It comes wrapped with the claim's name.
+var ErrClaimType = errors.New("claims: registered claim of the wrong type")
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (p *Payload) UnmarshalJSON(data []byte) error {
@@ -35,25 +41,46 @@ func (p *Payload) UnmarshalJSON(data []byte) error {
 	p.raw = raw
 	p.RegisteredClaims = jwt.RegisteredClaims{}
 	fields := []struct {
-		name string
-		dst  any
+		name    string
+		dst     any
+		numeric bool
 	}{
-		{"iss", &p.Issuer},
-		{"sub", &p.Subject},
-		{"aud", &p.Audience},
-		{"exp", &p.ExpiresAt},
-		{"nbf", &p.NotBefore},
-		{"iat", &p.IssuedAt},
-		{"jti", &p.ID},
+		{"iss", &p.Issuer, false},
+		{"sub", &p.Subject, false},
+		{"aud", &p.Audience, false},
+		{"exp", &p.ExpiresAt, true},
+		{"nbf", &p.NotBefore, true},
+		{"iat", &p.IssuedAt, true},
+		{"jti", &p.ID, false},
 	}
 	for _, f := range fields {
 		v, ok := raw[f.name]
-		if !ok || bytes.Equal(v, []byte("null")) {
+		if !ok {
 			continue
 		}
-		if err := json.Unmarshal(v, f.dst); err != nil {
-			return fmt.Errorf("claims: claim %q has the wrong type: %w", f.name, err)
+		if err := registeredType(v, f.numeric); err != nil {
+			return fmt.Errorf("%w: %q: %w", ErrClaimType, f.name, err)
 		}
+		if err := json.Unmarshal(v, f.dst); err != nil {
+			return fmt.Errorf("%w: %q: %w", ErrClaimType, f.name, err)
+		}
+	}
+	return nil
+}
+
+// registeredType checks what json.Unmarshal into the claim's Go type lets
+// through: null, which leaves any Go value as it was (a claim present but
+// null would read as absent), and, for a NumericDate, a JSON string, which
+// golang-jwt reads through json.Number and so takes "1800000000" for a date.
+// RFC 7519 §2 and §4.1 give neither: a NumericDate is a JSON number, the
+// other registered claims are strings (aud: or an array of them).
+func registeredType(v json.RawMessage, numeric bool) error {
+	v = bytes.TrimSpace(v)
+	switch {
+	case len(v) == 0 || bytes.Equal(v, []byte("null")):
+		return errors.New("null")
+	case numeric && v[0] != '-' && (v[0] < '0' || v[0] > '9'):
+		return errors.New("not a JSON number")
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -82,14 +81,16 @@ func NewLambdaHandler(e *edge.Edge, logger *slog.Logger) func(ctx context.Contex
 		switch trigger {
 		case TriggerAPIGatewayV1:
 			var req events.APIGatewayProxyRequest
-			if json.Unmarshal(event, &req) == nil && convertible(req.RequestContext.DomainName, req.Path, req.Body, req.IsBase64Encoded) {
+			// The adapter builds v1's query string from the parameters,
+			// escaped: it cannot fail to parse.
+			if json.Unmarshal(event, &req) == nil && convertible(req.HTTPMethod, req.RequestContext.DomainName, req.Path, "", req.Body, req.IsBase64Encoded) {
 				if resp, err := v1.ProxyWithContext(ctx, req); err == nil {
 					return resp, nil
 				}
 			}
 		case TriggerHTTPAPIV2:
 			var req events.APIGatewayV2HTTPRequest
-			if json.Unmarshal(event, &req) == nil && convertible(req.RequestContext.DomainName, req.RawPath, req.Body, req.IsBase64Encoded) {
+			if json.Unmarshal(event, &req) == nil && convertible(req.RequestContext.HTTP.Method, req.RequestContext.DomainName, v2Path(&req), req.RawQueryString, req.Body, req.IsBase64Encoded) {
 				if resp, err := v2.ProxyWithContext(ctx, req); err == nil {
 					return resp, nil
 				}
@@ -102,11 +103,13 @@ func NewLambdaHandler(e *edge.Edge, logger *slog.Logger) func(ctx context.Contex
 			multi := false
 			if json.Unmarshal(event, &req) == nil {
 				multi = len(req.MultiValueHeaders) > 0
-				host := req.Headers["host"]
+				// The adapter builds the URL with the host of "headers"
+				// only; a multi-value host must be sane as well.
+				multiHostOK := true
 				if hs := req.MultiValueHeaders["host"]; len(hs) > 0 {
-					host = hs[0]
+					multiHostOK = hostOK(hs[0])
 				}
-				if convertible(host, req.Path, req.Body, req.IsBase64Encoded) {
+				if multiHostOK && convertible(req.HTTPMethod, req.Headers["host"], req.Path, "", req.Body, req.IsBase64Encoded) {
 					if resp, err := alb.ProxyWithContext(ctx, req); err == nil {
 						return albHeaders(resp, multi), nil
 					}
@@ -124,14 +127,28 @@ func NewLambdaHandler(e *edge.Edge, logger *slog.Logger) func(ctx context.Contex
 	}
 }
 
-// convertible reports whether the adapter can turn the event into a
-// request, checked here so that the adapter never logs the URL of a request
-// it cannot convert (it prints errors with the standard logger).
-func convertible(host, path, body string, b64 bool) bool {
-	if strings.ContainsAny(host, " /?#@\\") {
+// convertible reports whether the adapter will turn the event into a
+// request. It builds the method and URL the way aws-lambda-go-api-proxy's
+// EventToRequest does ("https://" + host + path, "?" + the raw query string
+// for v2) and hands them to the same http.NewRequest, so that the one call
+// that can fail fails here, silently, and never in the adapter, which then
+// prints the whole URL, query string and any token in it included, with the
+// standard logger, and the method and path to stdout. A control character
+// anywhere in the URL (net/url refuses them) or a method that is not an
+// HTTP token is such a failure. The adapter's GO_API_HOST override of the
+// host is not mirrored: it is the operator's fixed value, not the client's.
+func convertible(method, host, path, rawQuery, body string, b64 bool) bool {
+	if !hostOK(host) {
 		return false
 	}
-	if _, err := url.Parse("https://" + host + "/" + strings.TrimPrefix(path, "/")); err != nil {
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u := "https://" + host + path
+	if rawQuery != "" {
+		u += "?" + rawQuery
+	}
+	if _, err := http.NewRequest(strings.ToUpper(method), u, http.NoBody); err != nil {
 		return false
 	}
 	if b64 {
@@ -140,6 +157,19 @@ func convertible(host, path, body string, b64 bool) bool {
 		}
 	}
 	return true
+}
+
+// hostOK refuses a host that would move the path, query or user info of
+// the URL the adapter builds.
+func hostOK(host string) bool { return !strings.ContainsAny(host, " /?#@\\") }
+
+// v2Path is the path the adapter takes from a v2 event: rawPath, else
+// requestContext.http.path.
+func v2Path(req *events.APIGatewayV2HTTPRequest) string {
+	if req.RawPath != "" {
+		return req.RawPath
+	}
+	return req.RequestContext.HTTP.Path
 }
 
 // albHeaders fits the response to the target group: without multi-value

@@ -159,6 +159,10 @@ var refreshSeeds = []struct {
 	{"JSON array", "application/json", `["good-a"]`, 400},
 	{"JSON truncated", "application/json", `{"refresh_token":"good-a"`, 400},
 	{"JSON token not a string", "application/json", `{"refresh_token":["good-a"],"provider":"a"}`, 400},
+	{"JSON key in upper case", "application/json", `{"REFRESH_TOKEN":"good-a","provider":"a"}`, 400},
+	{"JSON key twice", "application/json", `{"refresh_token":"spent","refresh_token":"good-a","provider":"a"}`, 400},
+	{"JSON key twice in two letter cases", "application/json", `{"provider":"a","refresh_token":"good-a","PROVIDER":"b"}`, 400},
+	{"JSON data after the object", "application/json", `{"refresh_token":"good-a","provider":"a"} {}`, 400},
 	{"text body", "text/plain", "refresh_token=good-a&provider=a", 400},
 	{"multipart", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"refresh_token\"\r\n\r\ngood-a\r\n--x--\r\n", 400},
 	{"bad media parameter, good media type", "application/json; =", `{"refresh_token":"good-a","provider":"a"}`, 200},
@@ -246,16 +250,57 @@ func independentParse(ct string, body []byte) (rt, prov string, ok bool) {
 		}
 		return v.Get("refresh_token"), v.Get("provider"), true
 	case "application/json", "":
-		var m struct {
-			RefreshToken string `json:"refresh_token"`
-			Provider     string `json:"provider"`
-		}
-		if json.NewDecoder(bytes.NewReader(body)).Decode(&m) != nil {
+		// One object, then only white space; its keys compared exactly, and
+		// no two of them equal under strings.EqualFold.
+		dec := json.NewDecoder(bytes.NewReader(body))
+		var m map[string]json.RawMessage
+		if dec.Decode(&m) != nil || m == nil || len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 			return "", "", false
 		}
-		return m.RefreshToken, m.Provider, true
+		keys, ok := topLevelKeys(body)
+		if !ok {
+			return "", "", false
+		}
+		for i := range keys {
+			for j := range i {
+				if strings.EqualFold(keys[i], keys[j]) {
+					return "", "", false
+				}
+			}
+		}
+		var rt, prov string
+		if json.Unmarshal(m["refresh_token"], &rt) != nil && m["refresh_token"] != nil {
+			return "", "", false
+		}
+		if json.Unmarshal(m["provider"], &prov) != nil && m["provider"] != nil {
+			return "", "", false
+		}
+		return rt, prov, true
 	}
 	return "", "", false
+}
+
+// topLevelKeys lists the member names of the JSON object in body, in order
+// and with repeats.
+func topLevelKeys(body []byte) ([]string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		k, isString := tok.(string)
+		if err != nil || !isString {
+			return nil, false
+		}
+		keys = append(keys, k)
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return nil, false
+		}
+	}
+	return keys, true
 }
 
 // refreshErrorCodes maps each error status the parser may give to its codes.

@@ -2,7 +2,6 @@ package refresh
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -49,7 +48,9 @@ type Request struct {
 }
 
 // ParseRequest reads a form (grant_type=refresh_token&refresh_token=...) or
-// a JSON object ({"refresh_token": "...", "provider": "..."}).
+// a JSON object ({"refresh_token": "...", "provider": "..."}), each as
+// strictly as the other: exact names, no parameter twice, nothing else in
+// the body (see parseJSON).
 func ParseRequest(r *http.Request) (Request, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var req Request
@@ -67,22 +68,11 @@ func ParseRequest(r *http.Request) (Request, error) {
 		}
 		req = Request{RefreshToken: f.Get("refresh_token"), Provider: f.Get("provider")}
 	case "application/json", "":
-		var body struct {
-			GrantType    *string `json:"grant_type"`
-			RefreshToken string  `json:"refresh_token"`
-			Provider     string  `json:"provider"`
+		body, err := parseJSON(r.Body)
+		if err != nil {
+			return Request{}, err
 		}
-		dec := json.NewDecoder(r.Body)
-		if err := dec.Decode(&body); err != nil {
-			if bridge.TooLarge(err) {
-				return Request{}, err
-			}
-			return Request{}, bridge.ErrBadBody
-		}
-		if body.GrantType != nil && *body.GrantType != oauth.GrantTypeRefreshToken {
-			return Request{}, bridge.ErrRefreshGrantType
-		}
-		req = Request{RefreshToken: body.RefreshToken, Provider: body.Provider}
+		req = Request{RefreshToken: body.refreshToken, Provider: body.provider}
 	default:
 		return Request{}, bridge.ErrBadBody
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/internal/testprovider"
+	"supabridge/shared/claims"
 	"supabridge/shared/keys"
 	"supabridge/shared/verify"
 )
@@ -112,6 +114,11 @@ func TestVerifyRules(t *testing.T) {
 		{"exp zero", rsa.Sign(t, with("exp", 0), nil), jwt.ErrTokenExpired},
 		{"missing exp", rsa.Sign(t, with("exp", nil), nil), jwt.ErrTokenRequiredClaimMissing},
 		{"exp as a string", rsa.Sign(t, with("exp", "tomorrow"), nil), jwt.ErrTokenMalformed},
+		{"exp as a string of digits", rsa.Sign(t, with("exp", strconv.FormatInt(now.Add(time.Hour).Unix(), 10)), nil), claims.ErrClaimType},
+		{"nbf as a string of digits", rsa.Sign(t, with("nbf", strconv.FormatInt(now.Unix(), 10)), nil), claims.ErrClaimType},
+		{"iat as a string of digits", rsa.Sign(t, with("iat", strconv.FormatInt(now.Unix(), 10)), nil), claims.ErrClaimType},
+		{"sub null", signRaw(t, rsa, `{"iss":"`+iss+`","sub":null,"aud":"app","exp":`+strconv.FormatInt(now.Add(time.Hour).Unix(), 10)+`}`), claims.ErrClaimType},
+		{"nbf null", signRaw(t, rsa, `{"iss":"`+iss+`","sub":"u1","aud":"app","nbf":null,"exp":`+strconv.FormatInt(now.Add(time.Hour).Unix(), 10)+`}`), claims.ErrClaimType},
 		{"future nbf", rsa.Sign(t, with("nbf", now.Add(time.Minute).Unix()), nil), jwt.ErrTokenNotValidYet},
 		{"future iat", rsa.Sign(t, with("iat", now.Add(time.Minute).Unix()), nil), jwt.ErrTokenUsedBeforeIssued},
 		{"nbf within leeway", rsa.Sign(t, with("nbf", now.Add(20*time.Second).Unix()), nil), nil},
