@@ -27,7 +27,7 @@ func Handler(t testing.TB, name string, build function.Builder, env map[string]s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return edge.Wrap(h, edge.Options{Function: name, Logger: log}), logs
+	return edge.Wrap(h, edge.Options{Function: name, Logger: log, Metrics: deps.Metrics}), logs
 }
 
 // NoTokens fails t if any of toks, or its signature, is in the buffer.

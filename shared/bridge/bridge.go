@@ -83,14 +83,17 @@ func FromConfig(ctx context.Context, cfg *config.Config, d function.Deps) (*Brid
 // trust builds the Trusted value of one configured provider.
 func trust(ctx context.Context, p *config.Provider, d function.Deps) (*Trusted, error) {
 	log := d.Log().With("provider", p.Name)
-	client := func() idp.HTTPOptions { return idp.HTTPOptions{Timeout: p.HTTPTimeout, Transport: d.Transport} }
+	client := func(kind string) idp.HTTPOptions {
+		return idp.HTTPOptions{Timeout: p.HTTPTimeout, Transport: d.Transport, Observe: d.Metrics.ProviderCall(p.Name, kind)}
+	}
 	var disc *idp.Discovery
 	if p.Issuer != "" {
-		disc = idp.NewDiscovery(p.Issuer, idp.NewHTTPClient(client()), 0)
+		disc = idp.NewDiscovery(p.Issuer, idp.NewHTTPClient(client("discovery")), 0)
 	}
 	ro := d.Keys
 	ro.HTTPTimeout = p.HTTPTimeout
 	ro.Transport = d.Transport
+	ro.Observe = d.Metrics.ProviderCall(p.Name, "jwks")
 	ro.OnRefreshError = func(err error) {
 		log.Warn("jwks refresh failed", "error", err.Error())
 	}
@@ -124,7 +127,7 @@ func trust(ctx context.Context, p *config.Provider, d function.Deps) (*Trusted, 
 			ClientSecret: p.Secret,
 			PostAuth:     p.ClientAuth == config.ClientAuthPost,
 			InsecureHTTP: p.InsecureHTTP,
-		}, disc, idp.NewHTTPClient(client()))
+		}, disc, idp.NewHTTPClient(client("token")))
 		if err != nil {
 			return nil, err
 		}

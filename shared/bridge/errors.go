@@ -69,32 +69,33 @@ var (
 // Order matters: the first match wins. A refused token is a 401
 // invalid_token with the sentence a person reads.
 var sentinels = []struct {
-	err error
-	to  *oauth.Error
+	err    error
+	to     *oauth.Error
+	reason string // a fixed identifier for metrics (Reason)
 }{
-	{verify.ErrTooLarge, ErrTokenTooLarge},
-	{keys.ErrUnavailable, ErrProviderUnavailable},
-	{idp.ErrUnavailable, ErrProviderUnavailable},
-	{idp.ErrInvalidGrant, ErrInvalidGrant},
+	{verify.ErrTooLarge, ErrTokenTooLarge, "token_too_large"},
+	{keys.ErrUnavailable, ErrProviderUnavailable, "jwks_unavailable"},
+	{idp.ErrUnavailable, ErrProviderUnavailable, "provider_unavailable"},
+	{idp.ErrInvalidGrant, ErrInvalidGrant, "refresh_token_refused"},
 	// The provider refused our client (a wrong id or secret): the
 	// operator's problem, answered as an internal error.
-	{idp.ErrClient, ErrServer},
-	{verify.ErrUnknownIssuer, refused("The token's issuer is not trusted.")},
-	{verify.ErrAlgorithm, refused("The token's signing algorithm is not allowed.")},
-	{verify.ErrCritical, refused("The token has a critical header extension that is not supported.")},
-	{keys.ErrUnknownKey, refused("The token is signed with an unknown key.")},
-	{jwt.ErrTokenMalformed, refused("The token is malformed.")},
-	{jwt.ErrTokenSignatureInvalid, refused("The token's signature is invalid.")},
-	{jwt.ErrTokenExpired, refused("The token has expired.")},
-	{jwt.ErrTokenNotValidYet, refused("The token is not valid yet.")},
-	{jwt.ErrTokenUsedBeforeIssued, refused("The token was issued in the future.")},
-	{jwt.ErrTokenInvalidIssuer, refused("The token's issuer is not trusted.")},
-	{jwt.ErrTokenInvalidAudience, refused("The token's audience is not accepted.")},
-	{jwt.ErrTokenRequiredClaimMissing, refused("The token lacks a required claim.")},
-	{claims.ErrNoSubject, refused("The token has no subject.")},
-	{claims.ErrExpired, refused("The token has expired.")},
-	{jwt.ErrTokenInvalidClaims, refused("The token's claims are invalid.")},
-	{jwt.ErrTokenUnverifiable, refused("The token could not be verified.")},
+	{idp.ErrClient, ErrServer, "client_refused"},
+	{verify.ErrUnknownIssuer, refused("The token's issuer is not trusted."), "unknown_issuer"},
+	{verify.ErrAlgorithm, refused("The token's signing algorithm is not allowed."), "algorithm"},
+	{verify.ErrCritical, refused("The token has a critical header extension that is not supported."), "crit"},
+	{keys.ErrUnknownKey, refused("The token is signed with an unknown key."), "unknown_key"},
+	{jwt.ErrTokenMalformed, refused("The token is malformed."), "malformed"},
+	{jwt.ErrTokenSignatureInvalid, refused("The token's signature is invalid."), "bad_signature"},
+	{jwt.ErrTokenExpired, refused("The token has expired."), "expired"},
+	{jwt.ErrTokenNotValidYet, refused("The token is not valid yet."), "not_yet_valid"},
+	{jwt.ErrTokenUsedBeforeIssued, refused("The token was issued in the future."), "issued_in_future"},
+	{jwt.ErrTokenInvalidIssuer, refused("The token's issuer is not trusted."), "unknown_issuer"},
+	{jwt.ErrTokenInvalidAudience, refused("The token's audience is not accepted."), "audience"},
+	{jwt.ErrTokenRequiredClaimMissing, refused("The token lacks a required claim."), "missing_claim"},
+	{claims.ErrNoSubject, refused("The token has no subject."), "no_subject"},
+	{claims.ErrExpired, refused("The token has expired."), "expired"},
+	{jwt.ErrTokenInvalidClaims, refused("The token's claims are invalid."), "invalid_claims"},
+	{jwt.ErrTokenUnverifiable, refused("The token could not be verified."), "unverifiable"},
 }
 
 func refused(desc string) *oauth.Error {
@@ -150,6 +151,26 @@ func Classify(err error) (*oauth.Error, bool) {
 		}
 	}
 	return ErrServer, false
+}
+
+// Reason names why a request failed with a fixed identifier (expired,
+// unknown_key, ...), for metrics: the reason of the first sentinel err
+// wraps, else the contract's error code, else "internal". A label built
+// from it can only take a small fixed set of values.
+func Reason(err error) string {
+	for _, s := range sentinels {
+		if errors.Is(err, s.err) {
+			return s.reason
+		}
+	}
+	if TooLarge(err) {
+		return "body_too_large"
+	}
+	var oe *oauth.Error
+	if errors.As(err, &oe) {
+		return oe.Code
+	}
+	return "internal"
 }
 
 // Fail answers err through Classify, the one mapping: an unknown error is

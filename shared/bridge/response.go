@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"supabridge/shared/metrics"
 	"supabridge/shared/oauth"
 )
 
@@ -20,6 +21,8 @@ type TokenResponse struct {
 	RefreshToken  string `json:"refresh_token,omitempty"`
 	ProviderToken string `json:"provider_token,omitempty"`
 	IDToken       string `json:"id_token,omitempty"`
+
+	provider string // the provider that vouched, for metrics; never written
 }
 
 // Response returns the contract's success body for s.
@@ -31,6 +34,7 @@ func (s Session) Response() TokenResponse {
 		ExpiresIn:       int64(s.Token.ExpiresAt.Sub(s.Token.IssuedAt).Seconds()),
 		ExpiresAt:       s.Token.ExpiresAt.Unix(),
 		IssuedTokenType: oauth.TokenTypeAccessToken,
+		provider:        s.Provider.Name(),
 	}
 }
 
@@ -41,6 +45,8 @@ type Endpoint struct {
 	Serve func(r *http.Request) (TokenResponse, error)
 	// Log receives refused and failed requests; nil discards them.
 	Log *slog.Logger
+	// Metrics counts minted and refused tokens; nil is off.
+	Metrics *metrics.Metrics
 }
 
 // ServeHTTP implements http.Handler.
@@ -51,8 +57,14 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
+		if e.Metrics != nil {
+			c, _ := Classify(err)
+			e.Metrics.Token("", c.Code)
+			e.Metrics.Refusal(Reason(err))
+		}
 		Fail(w, r, log, err)
 		return
 	}
+	e.Metrics.Token(resp.provider, metrics.OutcomeMinted)
 	oauth.WriteJSON(w, http.StatusOK, resp)
 }

@@ -56,6 +56,8 @@ type Config struct {
 	CORSOrigins []string
 	// Port is the HTTP port outside Lambda.
 	Port int
+	// MetricsPort serves the Prometheus metrics outside Lambda; 0 is off.
+	MetricsPort int
 	// LogLevel is the minimum level logged.
 	LogLevel slog.Level
 }
@@ -210,6 +212,17 @@ func Load(env Env) (*Config, error) {
 			errs.add("%s: not a port number", EnvPort)
 		} else {
 			cfg.Port = p
+		}
+	}
+	if v := r.get(EnvMetricsPort); v != "" && v != "off" {
+		p, err := strconv.Atoi(v)
+		switch {
+		case err != nil || p < 1 || p > 65535:
+			errs.add("%s: not a port number (or off)", EnvMetricsPort)
+		case p == cfg.Port:
+			errs.add("%s: must differ from %s", EnvMetricsPort, EnvPort)
+		default:
+			cfg.MetricsPort = p
 		}
 	}
 	if v := r.get(EnvLogLevel); v != "" {

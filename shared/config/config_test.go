@@ -528,6 +528,8 @@ func TestLoadErrorNamesVariable(t *testing.T) {
 		{"port not a number", map[string]string{"PORT": "zz-port"}, []string{"PORT"}, "zz-port"},
 		{"port 0", map[string]string{"PORT": "0"}, []string{"PORT"}, ""},
 		{"port too large", map[string]string{"PORT": "65536"}, []string{"PORT"}, "65536"},
+		{"metrics port not a number", map[string]string{"METRICS_PORT": "on"}, []string{"METRICS_PORT"}, ""},
+		{"metrics port is the function's port", map[string]string{"PORT": "9000", "METRICS_PORT": "9000"}, []string{"METRICS_PORT", "PORT"}, ""},
 		{"log level", map[string]string{"LOG_LEVEL": "zz-level"}, []string{"LOG_LEVEL"}, "zz-level"},
 		{"CORS origin without scheme", map[string]string{"CORS_ALLOWED_ORIGINS": "zz-origin.example"}, []string{"CORS_ALLOWED_ORIGINS"}, "zz-origin"},
 		{"CORS origin with a path", map[string]string{"CORS_ALLOWED_ORIGINS": "https://ok.example,https://zz.example/app"}, []string{"CORS_ALLOWED_ORIGINS"}, "zz.example"},
@@ -611,6 +613,19 @@ func TestLoadSettings(t *testing.T) {
 		{"port", map[string]string{"PORT": "9000"}, func(t *testing.T, c *config.Config) {
 			if c.Port != 9000 {
 				t.Errorf("got %d, want 9000", c.Port)
+			}
+			if c.MetricsPort != 0 {
+				t.Errorf("metrics port: got %d, want 0 (off by default)", c.MetricsPort)
+			}
+		}},
+		{"metrics port", map[string]string{"METRICS_PORT": "9464"}, func(t *testing.T, c *config.Config) {
+			if c.MetricsPort != 9464 {
+				t.Errorf("got %d, want 9464", c.MetricsPort)
+			}
+		}},
+		{"metrics off", map[string]string{"METRICS_PORT": "off"}, func(t *testing.T, c *config.Config) {
+			if c.MetricsPort != 0 {
+				t.Errorf("got %d, want 0", c.MetricsPort)
 			}
 		}},
 		{"log level", map[string]string{"LOG_LEVEL": "debug"}, func(t *testing.T, c *config.Config) {

@@ -42,6 +42,7 @@ const (
 	EnvAuthProvidersFile = "AUTH_PROVIDERS_FILE"
 	EnvCORSOrigins       = "CORS_ALLOWED_ORIGINS"
 	EnvPort              = "PORT"
+	EnvMetricsPort       = "METRICS_PORT"
 	EnvLogLevel          = "LOG_LEVEL"
 )
 
@@ -73,6 +74,7 @@ var variables = []Variable{
 	{EnvAuthProvidersFile, false, false, "path of a JSON or YAML file holding AUTH_PROVIDERS", nil},
 	{EnvCORSOrigins, false, false, "* (default) or a comma list of allowed origins", nil},
 	{EnvPort, false, false, "HTTP port outside Lambda (default 8080)", nil},
+	{EnvMetricsPort, false, false, "port of the Prometheus metrics (/metrics) outside Lambda; off (the default) serves none", nil},
 	{EnvLogLevel, false, false, "debug, info (default), warn or error", nil},
 }
 

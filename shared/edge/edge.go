@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"supabridge/shared/bridge"
+	"supabridge/shared/metrics"
 	"supabridge/shared/oauth"
 )
 
@@ -33,6 +34,8 @@ type Options struct {
 	// JWKS is the JWK Set served at /.well-known/jwks.json: the public keys
 	// the function signs with (claims.Config.JWKS). Nil serves an empty set.
 	JWKS []byte
+	// Metrics receives each request's outcome and latency; nil is off.
+	Metrics *metrics.Metrics
 }
 
 // JWKSPath is where a function publishes its public keys; any path ending
@@ -51,6 +54,7 @@ type Edge struct {
 	origins []string
 	log     *slog.Logger
 	jwks    []byte
+	metrics *metrics.Metrics
 }
 
 // Wrap returns h behind the edge. h sees only POST requests, with the body
@@ -64,7 +68,7 @@ func Wrap(h http.Handler, o Options) *Edge {
 	if jwks == nil {
 		jwks = []byte(`{"keys":[]}`)
 	}
-	return &Edge{next: h, fn: o.Function, origins: o.CORSOrigins, log: log, jwks: jwks}
+	return &Edge{next: h, fn: o.Function, origins: o.CORSOrigins, log: log, jwks: jwks, metrics: o.Metrics}
 }
 
 // ServeHTTP implements http.Handler.
@@ -87,12 +91,20 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reject *oauth.Error
 				oauth.WriteError(rec, bridge.ErrServer)
 			}
 		}
+		took := time.Since(start)
 		attrs := []slog.Attr{
 			slog.String("function", e.fn),
 			slog.String("method", r.Method),
 			slog.Int("status", rec.status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 			slog.String("request_id", id),
+		}
+		if e.metrics != nil {
+			outcome := rec.code
+			if outcome == "" {
+				outcome = "ok"
+			}
+			e.metrics.Request(outcome, took)
 		}
 		if rec.code != "" {
 			attrs = append(attrs, slog.String("error", rec.code))

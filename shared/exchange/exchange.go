@@ -20,7 +20,7 @@ func New(ctx context.Context, cfg *config.Config, d function.Deps) (http.Handler
 		return nil, err
 	}
 	h := &handler{bridge: b}
-	return bridge.Endpoint{Serve: h.serve, Log: d.Log()}, nil
+	return bridge.Endpoint{Serve: h.serve, Log: d.Log(), Metrics: d.Metrics}, nil
 }
 
 type handler struct {

@@ -8,6 +8,7 @@ import (
 
 	"supabridge/shared/config"
 	"supabridge/shared/keys"
+	"supabridge/shared/metrics"
 )
 
 // Deps are the explicit dependencies of a function's handler. The zero
@@ -22,6 +23,8 @@ type Deps struct {
 	// Keys overrides JWKS cache timing (tests, load runs); HTTPTimeout
 	// comes from the provider's configuration.
 	Keys keys.RemoteOptions
+	// Metrics counts tokens, refusals and provider calls; nil is off.
+	Metrics *metrics.Metrics
 }
 
 // Log returns d.Logger, or a logger that discards everything.

@@ -33,6 +33,9 @@ type RemoteOptions struct {
 	// InsecureHTTP allows a plain-http JWKS URL to a host that is not
 	// loopback (idp.CheckURL).
 	InsecureHTTP bool
+	// Observe, when set, is told of each JWKS request's status (0 when
+	// there was none) and transport error, as idp.HTTPOptions.Observe.
+	Observe func(status int, err error)
 }
 
 func (o RemoteOptions) withDefaults() RemoteOptions {
@@ -87,6 +90,9 @@ func NewRemote(ctx context.Context, url string, o RemoteOptions) (*Remote, error
 		Transport: o.Transport,
 		Observe: func(status int, err error) {
 			r.fetches.Add(1)
+			if o.Observe != nil {
+				o.Observe(status, err)
+			}
 			if err == nil && status == http.StatusOK {
 				r.failing.Store(false)
 			}

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,9 +15,11 @@ const Path = "/metrics"
 // Outcome of a token request that minted a token.
 const OutcomeMinted = "minted"
 
-// Metrics holds one process's collectors. Its methods are safe for
-// concurrent use and do nothing on a nil *Metrics.
+// Metrics holds one function's collectors (one process serves one
+// function). Its methods are safe for concurrent use and do nothing on a
+// nil *Metrics.
 type Metrics struct {
+	function string
 	reg      *prometheus.Registry
 	duration *prometheus.HistogramVec
 	tokens   *prometheus.CounterVec
@@ -26,11 +27,12 @@ type Metrics struct {
 	fetches  *prometheus.CounterVec
 }
 
-// New returns Metrics with their own registry, holding the Go runtime and
-// process collectors beside supabridge's own.
-func New() *Metrics {
+// New returns the Metrics of function with their own registry, holding
+// the Go runtime and process collectors beside supabridge's own.
+func New(function string) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		function: function,
+		reg:      prometheus.NewRegistry(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "supabridge_request_duration_seconds",
 			Help:    "Time to answer a request, by function and outcome (ok, or the contract's error code).",
@@ -59,29 +61,30 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Request records one answered request.
-func (m *Metrics) Request(function, outcome string, d time.Duration) {
+// Request records one answered request: outcome is "ok", or the
+// contract's error code.
+func (m *Metrics) Request(outcome string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.duration.WithLabelValues(function, outcome).Observe(d.Seconds())
+	m.duration.WithLabelValues(m.function, outcome).Observe(d.Seconds())
 }
 
 // Token records the outcome of one exchange or refresh. provider is a
 // configured provider's name, or "" when the request never reached one.
-func (m *Metrics) Token(function, provider, outcome string) {
+func (m *Metrics) Token(provider, outcome string) {
 	if m == nil {
 		return
 	}
-	m.tokens.WithLabelValues(function, provider, outcome).Inc()
+	m.tokens.WithLabelValues(m.function, provider, outcome).Inc()
 }
 
 // Refusal records the reason of one refused or failed token request.
-func (m *Metrics) Refusal(function, reason string) {
+func (m *Metrics) Refusal(reason string) {
 	if m == nil {
 		return
 	}
-	m.refusals.WithLabelValues(function, reason).Inc()
+	m.refusals.WithLabelValues(m.function, reason).Inc()
 }
 
 // ProviderCall returns the observer of one provider's calls of one kind
@@ -108,10 +111,3 @@ func (m *Metrics) ProviderCall(provider, kind string) func(status int, err error
 	}
 }
 
-// StatusOutcome is the outcome label of a response without an error code.
-func StatusOutcome(status int) string {
-	if status < 400 {
-		return "ok"
-	}
-	return "http_" + strconv.Itoa(status)
-}

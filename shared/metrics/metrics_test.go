@@ -59,13 +59,13 @@ next:
 }
 
 func TestMetrics(t *testing.T) {
-	m := metrics.New()
-	m.Request("exchange", "ok", 3*time.Millisecond)
-	m.Request("exchange", "ok", 5*time.Millisecond)
-	m.Request("exchange", "invalid_token", time.Millisecond)
-	m.Token("exchange", "authentik", metrics.OutcomeMinted)
-	m.Token("exchange", "", "invalid_token")
-	m.Refusal("exchange", "expired")
+	m := metrics.New("exchange")
+	m.Request("ok", 3*time.Millisecond)
+	m.Request("ok", 5*time.Millisecond)
+	m.Request("invalid_token", time.Millisecond)
+	m.Token("authentik", metrics.OutcomeMinted)
+	m.Token("", "invalid_token")
+	m.Refusal("expired")
 	obs := m.ProviderCall("authentik", "jwks")
 	obs(200, nil)
 	obs(503, nil)
@@ -103,9 +103,9 @@ func TestMetrics(t *testing.T) {
 // be usable everywhere without a check.
 func TestNilRecordsNothing(t *testing.T) {
 	var m *metrics.Metrics
-	m.Request("exchange", "ok", time.Millisecond)
-	m.Token("exchange", "p", metrics.OutcomeMinted)
-	m.Refusal("exchange", "expired")
+	m.Request("ok", time.Millisecond)
+	m.Token("p", metrics.OutcomeMinted)
+	m.Refusal("expired")
 	if obs := m.ProviderCall("p", "jwks"); obs != nil {
 		t.Fatal("got an observer from a nil Metrics, want nil")
 	}
@@ -113,8 +113,8 @@ func TestNilRecordsNothing(t *testing.T) {
 
 // TestSeparateRegistries: two Metrics share nothing (no global registry).
 func TestSeparateRegistries(t *testing.T) {
-	a, b := metrics.New(), metrics.New()
-	a.Refusal("exchange", "expired")
+	a, b := metrics.New("exchange"), metrics.New("exchange")
+	a.Refusal("expired")
 	if _, ok := scrape(t, b)["supabridge_refusals_total"]; ok {
 		t.Fatal("b shows a's refusal")
 	}

@@ -21,6 +21,7 @@ import (
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
 	"supabridge/shared/function"
+	"supabridge/shared/metrics"
 )
 
 // Main is the whole body of a function binary's main. It never returns.
@@ -35,20 +36,20 @@ func NewHandler(ctx context.Context, name string, build function.Builder, env co
 	if err != nil {
 		return nil, err
 	}
-	return newEdge(ctx, name, build, cfg, logger)
+	return newEdge(ctx, name, build, cfg, logger, nil)
 }
 
-func newEdge(ctx context.Context, name string, build function.Builder, cfg *config.Config, logger *slog.Logger) (*edge.Edge, error) {
+func newEdge(ctx context.Context, name string, build function.Builder, cfg *config.Config, logger *slog.Logger, m *metrics.Metrics) (*edge.Edge, error) {
 	jwks, err := cfg.Supabase.JWKS()
 	if err != nil {
 		return nil, err
 	}
-	h, err := build(ctx, cfg, function.Deps{Logger: logger.With("function", name)})
+	h, err := build(ctx, cfg, function.Deps{Logger: logger.With("function", name), Metrics: m})
 	if err != nil {
 		return nil, err
 	}
 	logSigning(logger, name, cfg)
-	return edge.Wrap(h, edge.Options{Function: name, CORSOrigins: cfg.CORSOrigins, Logger: logger, JWKS: jwks}), nil
+	return edge.Wrap(h, edge.Options{Function: name, CORSOrigins: cfg.CORSOrigins, Logger: logger, JWKS: jwks, Metrics: m}), nil
 }
 
 // logSigning writes the start line that names the key in force: its
@@ -80,7 +81,11 @@ func run(name string, build function.Builder, env config.Env, stderr io.Writer) 
 		return startFailed(name, api, lambdaMode, err, stderr)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	h, err := newEdge(ctx, name, build, cfg, logger)
+	var m *metrics.Metrics // off under Lambda: no one scrapes a frozen process
+	if !lambdaMode && cfg.MetricsPort != 0 {
+		m = metrics.New(name)
+	}
+	h, err := newEdge(ctx, name, build, cfg, logger, m)
 	if err != nil {
 		return startFailed(name, api, lambdaMode, err, stderr)
 	}
@@ -89,6 +94,17 @@ func run(name string, build function.Builder, env config.Env, stderr io.Writer) 
 		// lambda.Start never returns; it exits the process on a Runtime API error.
 		lambda.StartWithOptions(NewLambdaHandler(h, logger.With("function", name)), lambda.WithContext(ctx))
 		return 1
+	}
+	if m != nil {
+		mln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.MetricsPort))
+		if err != nil {
+			return startFailed(name, api, false, fmt.Errorf("%s: %w", config.EnvMetricsPort, err), stderr)
+		}
+		go func() {
+			if err := ServeMetrics(ctx, m, mln); err != nil {
+				logger.Error("metrics server stopped", "function", name, "error", err.Error())
+			}
+		}()
 	}
 	if err := ServeHTTP(ctx, h, ":"+strconv.Itoa(cfg.Port), logger.With("function", name)); err != nil {
 		logger.Error("server stopped", "error", err.Error())
@@ -190,6 +206,32 @@ func serve(ctx context.Context, h http.Handler, ln net.Listener, logger *slog.Lo
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// ServeMetrics serves m at metrics.Path on ln until ctx ends: a listener of
+// its own, apart from the function's port, so that a gateway routing the
+// function's paths never exposes it.
+func ServeMetrics(ctx context.Context, m *metrics.Metrics, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+metrics.Path, m.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+	}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -28,6 +28,7 @@ import (
 	"supabridge/shared/claims"
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
+	"supabridge/shared/function"
 	"supabridge/shared/idp"
 	"supabridge/shared/keys"
 	"supabridge/shared/refresh"
@@ -128,7 +129,7 @@ func newRefreshFuzzEnv(tb testing.TB) *refreshFuzzEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	env.handler = edge.Wrap(refresh.Handler(b, nil), edge.Options{Function: "refresh"})
+	env.handler = edge.Wrap(refresh.Handler(b, function.Deps{}), edge.Options{Function: "refresh"})
 	return env
 }
 

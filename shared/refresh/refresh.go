@@ -3,7 +3,6 @@ package refresh
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -26,14 +25,14 @@ func New(ctx context.Context, cfg *config.Config, d function.Deps) (http.Handler
 	if !b.CanRefresh() {
 		return nil, fmt.Errorf("config: %s is required for refresh (with %s, or %s for discovery)", config.EnvAuthClientID, config.EnvAuthTokenURL, config.EnvAuthIssuer)
 	}
-	return Handler(b, d.Log()), nil
+	return Handler(b, d), nil
 }
 
 // Handler returns the refresh handler over an existing Bridge, whose
-// providers' Refreshers it calls; log nil discards.
-func Handler(b *bridge.Bridge, log *slog.Logger) http.Handler {
+// providers' Refreshers it calls, logging and counting through d.
+func Handler(b *bridge.Bridge, d function.Deps) http.Handler {
 	h := &handler{bridge: b}
-	return bridge.Endpoint{Serve: h.serve, Log: log}
+	return bridge.Endpoint{Serve: h.serve, Log: d.Log(), Metrics: d.Metrics}
 }
 
 type handler struct {
