@@ -110,4 +110,3 @@ func (m *Metrics) ProviderCall(provider, kind string) func(status int, err error
 		}
 	}
 }
-
