@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/MicahParks/jwkset"
+
 	"supabridge/internal/testkit"
 
 	"supabridge/shared/config"
