@@ -42,7 +42,7 @@ bench: ## benchmarks in one run (floor, verifier, mint, exchange RS256/ES256/EdD
 	@awk '/^BenchmarkExchangeFloorRatio/ { for (i = 2; i < NF; i++) if ($$(i+1) == "handler/floor") r = $$i } END { if (r == "") { print "no handler/floor ratio in bench.txt"; exit 1 } print "handler/floor ratio: " r " (budget 1.3; docs/performance.md)" }' bench.txt
 
 .PHONY: load
-load: ## loopback load test: exchange binary vs the bare-crypto floor server (vegeta, taskset-pinned), rotation, sizes, cold start
+load: ## loopback load test (go run ./bench/load): exchange binary vs the bare-crypto floor server (vegeta, taskset-pinned), rotation, sizes, cold start
 	$(GO) run ./bench/load
 
 FUZZTIME       ?= 2m
@@ -56,8 +56,8 @@ fuzz-short: ## every fuzz target for a few seconds (part of make test)
 	FUZZTIME=$(FUZZTIME_SHORT) bash scripts/fuzz.sh
 
 .PHONY: soak
-soak: ## 60 s of valid and hostile requests at 500 req/s against the built exchange binary, JWKS outage mid-run (not in CI)
-	$(GO) run ./bench/soak $(SOAKFLAGS)
+soak: ## the load tool's soak mode (go run ./bench/load soak; its flags in SOAKFLAGS): 60 s of valid and hostile requests at 500 req/s against the built exchange binary, every answer judged, JWKS outage mid-run (not in CI)
+	$(GO) run ./bench/load soak $(SOAKFLAGS)
 
 .PHONY: build
 build: ## static linux binaries: bin/exchange, bin/refresh (Lambda bootstrap-ready) and bin/supabridge
