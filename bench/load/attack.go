@@ -202,7 +202,7 @@ func attack(ctx context.Context, s *server, r run, jwks *jwksServer) (outcome, e
 		o.requests++
 		at := res.Timestamp.Sub(begin)
 		if r.rate > 0 {
-			if lag := at - time.Duration(res.Seq)*time.Second/time.Duration(r.rate); lag > 20*time.Millisecond {
+			if lag := at - time.Duration(res.Seq+1)*time.Second/time.Duration(r.rate); lag > 20*time.Millisecond { // vegeta sends request i at (i+1)/rate
 				o.late++
 				o.maxLag = max(o.maxLag, lag)
 			}
