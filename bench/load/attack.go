@@ -197,6 +197,10 @@ func attack(ctx context.Context, s *server, r run, jwks *jwksServer) (outcome, e
 	begin := time.Now()
 	for res := range atk.Attack(targeter, pacer, r.duration, r.name) {
 		inFlight.Add(-1)
+		var frag string
+		res.URL, frag, _ = strings.Cut(res.URL, "#")
+		res.Error = strings.Replace(res.Error, "#"+frag, "", 1) // so that errors tally by cause
+		n, _ := strconv.Atoi(frag)
 		m.Add(res)
 		o.lat = append(o.lat, res.Latency)
 		o.requests++
@@ -207,10 +211,6 @@ func attack(ctx context.Context, s *server, r run, jwks *jwksServer) (outcome, e
 				o.maxLag = max(o.maxLag, lag)
 			}
 		}
-		var frag string
-		res.URL, frag, _ = strings.Cut(res.URL, "#")
-		res.Error = strings.Replace(res.Error, "#"+frag, "", 1) // so that errors tally by cause
-		n, _ := strconv.Atoi(frag)
 		if label := check(n, res, at); label == "" {
 			o.ok++
 		} else {
