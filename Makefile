@@ -56,7 +56,7 @@ bench-rls: ## RLS at a million rows in a real PostgreSQL, per-row vs initplan po
 	set -o pipefail; $(GO) test -v -run '^$$' -bench RLSMillion -benchtime 2s -timeout 30m ./e2e/rls | tee bench-rls.txt
 
 .PHONY: load
-load: ## loopback load test: exchange binary vs the bare-crypto floor server (vegeta, taskset-pinned), rotation, sizes, cold start
+load: ## loopback load test (go run ./bench/load): exchange binary vs the bare-crypto floor server (vegeta, taskset-pinned), rotation, sizes, cold start
 	$(GO) run ./bench/load
 
 FUZZTIME       ?= 2m
@@ -70,8 +70,8 @@ fuzz-short: ## every fuzz target for a few seconds (part of make test)
 	FUZZTIME=$(FUZZTIME_SHORT) bash scripts/fuzz.sh
 
 .PHONY: soak
-soak: ## 60 s of valid and hostile requests at 500 req/s against the built exchange binary, JWKS outage mid-run (not in CI)
-	$(GO) run ./bench/soak $(SOAKFLAGS)
+soak: ## the load tool's soak mode (go run ./bench/load soak; its flags in SOAKFLAGS): 60 s of valid and hostile requests at 500 req/s against the built exchange binary, every answer judged, JWKS outage mid-run (not in CI)
+	$(GO) run ./bench/load soak $(SOAKFLAGS)
 
 .PHONY: build
 build: ## static linux binaries: bin/exchange, bin/refresh (Lambda bootstrap-ready) and bin/supabridge

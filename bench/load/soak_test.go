@@ -4,13 +4,15 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // TestJudge checks the soak's judge on hand-made answers: the run is only
 // as good as its idea of a wrong answer.
 func TestJudge(t *testing.T) {
-	o := options{downAt: 15 * time.Second, downFor: 20 * time.Second, unknownKID: 30 * time.Second, httpTimeout: 2 * time.Second}
-	m := &mix{secret: "s"}
+	c := contract{secret: "s", soakOptions: soakOptions{downAt: 15 * time.Second, downFor: 20 * time.Second, unknownKID: 30 * time.Second, httpTimeout: 2 * time.Second}}
 	valid := &kind{name: "valid", status: 200}
 	unknown := &kind{name: "unknown kid", status: 401, unknownKID: true}
 	expired := &kind{name: "expired", status: 401}
@@ -21,6 +23,13 @@ func TestJudge(t *testing.T) {
 			h.Set(kv[i], kv[i+1])
 		}
 		return h
+	}
+	mint := func(secret, sub string) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "role": "authenticated", "aud": "authenticated", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return `{"access_token":"` + tok + `","supabaseJwt":"` + tok + `"}`
 	}
 	unavailable := `{"error":"temporarily_unavailable","error_description":"down"}`
 	invalid := `{"error":"invalid_token","error_description":"bad"}`
@@ -42,6 +51,10 @@ func TestJudge(t *testing.T) {
 		{"502 for an unknown kid long after it", unknown, 502, hdr(), unavailable, 70 * time.Second, false},
 		{"502 for an unknown kid before it", unknown, 502, hdr(), unavailable, 14 * time.Second, false},
 		{"500 for an unknown kid in the outage", unknown, 500, hdr(), `{"error":"server_error","error_description":"x"}`, 20 * time.Second, false},
+		{"200 with a token for the subject", valid, 200, hdr("Cache-Control", "no-store"), mint("s", "alice"), 0, true},
+		{"200 with a token for another subject", valid, 200, hdr("Cache-Control", "no-store"), mint("s", "bob"), 0, false},
+		{"200 with a token under another secret", valid, 200, hdr("Cache-Control", "no-store"), mint("t", "alice"), 0, false},
+		{"200 with a token but no no-store", valid, 200, hdr(), mint("s", "alice"), 0, false},
 		{"200 for a token that does not verify", valid, 200, hdr("Cache-Control", "no-store"), `{"access_token":"a.b.c","supabaseJwt":"a.b.c"}`, 0, false},
 		{"a 4xx for a valid token", valid, 401, hdr("WWW-Authenticate", "Bearer"), invalid, 0, false},
 		{"204 preflight", pre, 204, hdr(), "", 0, true},
@@ -50,8 +63,8 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := &http.Response{StatusCode: tt.status, Header: tt.h}
-			got, why := m.judge(tt.k, resp, []byte(tt.body), "alice", tt.at, o)
+			res := &vegeta.Result{Code: uint16(tt.status), Headers: tt.h, Body: []byte(tt.body)}
+			got, why := c.judge(tt.k, res, "alice", tt.at)
 			if got != tt.want {
 				t.Fatalf("got %v (%s), want %v", got, why, tt.want)
 			}
@@ -67,5 +80,27 @@ func TestCheckSamples(t *testing.T) {
 	growing := []sample{{phase: "before", rssKiB: 10 << 10, fds: 10}, {phase: "during", rssKiB: 20 << 10}, {phase: "during", rssKiB: 30 << 10}, {phase: "during", rssKiB: 60 << 10}, {phase: "during", rssKiB: 90 << 10}, {phase: "after", rssKiB: 90 << 10, fds: 40}}
 	if p := checkSamples(growing); len(p) != 2 {
 		t.Fatalf("got %v for growing memory and leaked fds, want two problems", p)
+	}
+}
+
+func TestCheckLogs(t *testing.T) {
+	const tok = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+	access := `{"level":"INFO","msg":"request","status":200}` + "\n"
+	tests := []struct {
+		name, logs string
+		problems   int
+	}{
+		{"clean", access + access, 0},
+		{"the secret", access + `{"level":"INFO","msg":"x","s":"the-secret"}` + "\n", 1},
+		{"a token's signature", `{"level":"WARN","msg":"c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"}` + "\n", 1},
+		{"an ERROR line", access + `{"level":"ERROR","msg":"boom"}` + "\n", 1},
+		{"not JSON", access + "panic: boom\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, p := checkLogs([]byte(tt.logs), "the-secret", []string{tok}); len(p) != tt.problems {
+				t.Fatalf("got %v, want %d problem(s)", p, tt.problems)
+			}
+		})
 	}
 }
