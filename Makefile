@@ -16,7 +16,7 @@ run: ## serve every function at http://127.0.0.1:8787/functions/v1/<name> (dev i
 	$(GO) run ./cmd/supabridge serve
 
 .PHONY: test
-test: lint test-go fuzz-short test-js ## everything CI runs: lint, Go tests with -race, every fuzz target briefly, the JS client's tests
+test: lint test-go fuzz-short test-js deploy-test ## everything CI runs: lint, Go tests with -race, every fuzz target briefly, the JS client's tests, the deploy/ validation
 
 .PHONY: dex
 dex: ## build the Dex binary the integration tests run (once per machine, cached outside the repo; DEX_BIN overrides)
@@ -29,6 +29,11 @@ test-go: dex ## Go tests with the race detector
 .PHONY: test-js
 test-js: ## JS client: unit, type and integration tests against the real functions and Dex (Node 20+)
 	cd clients/js && npm ci --no-audit --no-fund && npm test
+
+.PHONY: deploy-test
+deploy-test: ## deploy/validate (its own module): kustomize build of every overlay, strict k8s/Knative decoding and validation, CRD schemas, Traefik routes; vet and staticcheck too
+	$(GO) build -o bin/staticcheck honnef.co/go/tools/cmd/staticcheck
+	cd deploy/validate && $(GO) vet ./... && ../../bin/staticcheck ./... && $(GO) test -count=1 ./...
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck (pinned in go.mod)
