@@ -152,3 +152,28 @@ func TestDoctorRecipe(t *testing.T) {
 		t.Errorf("the recipe's configuration does not load: %v", err)
 	}
 }
+
+// TestMakeImageFlags checks what the page says `make image` takes: the CA
+// bundle and the source from variables, the licence of LICENSE, one -binary
+// per platform of IMAGE_ARCHS, one archive per function.
+func TestMakeImageFlags(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make on PATH")
+	}
+	cmd := exec.CommandContext(t.Context(), "make", "-n", "image", "CA_BUNDLE=/custom/ca.pem",
+		"IMAGE_SOURCE=https://example.com/supabridge", "IMAGE_REV=abc123", "IMAGE_EPOCH=42")
+	cmd.Dir = ".."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n image: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`-ca "/custom/ca.pem"`, `-source "https://example.com/supabridge"`, `-licenses "` + imageLicense(t) + `"`,
+		`-revision "abc123"`, `-epoch 42`, `-binary $arch=dist/bin/linux-$arch/$fn`, `for arch in amd64 arm64`,
+		`-out dist/images/$fn.oci.tar`, `for fn in exchange refresh`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("make -n image lacks %q:\n%s", want, out)
+		}
+	}
+}
