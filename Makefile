@@ -20,7 +20,7 @@ run: ## serve every function at http://127.0.0.1:$PORT/functions/v1/<name> (PORT
 	@$(GO) run ./cmd/supabridge serve --dev-issuer --addr 127.0.0.1:$(PORT)
 
 .PHONY: test
-test: lint test-go fuzz-short test-js ## everything CI runs: lint, Go tests with -race, every fuzz target briefly, the JS client's tests
+test: lint test-go fuzz-short test-js deploy-test ## everything CI runs: lint, Go tests with -race, every fuzz target briefly, the JS client's tests, the deploy/ validation
 
 .PHONY: dex
 dex: ## build the Dex binary the integration tests run (once per machine, cached outside the repo; DEX_BIN overrides)
@@ -38,6 +38,11 @@ test-js-node22: dex ## JS client: every test on Node 22 (npm registry's node, ca
 
 test-js-node20: dex ## JS client: every test on Node 20 with clients/js/compat/node20/package-lock.json (supabase-js 2.109, ws)
 	bash clients/js/scripts/test.sh node20
+
+.PHONY: deploy-test
+deploy-test: ## deploy/validate (its own module): kustomize build of every overlay, strict k8s/Knative decoding and validation, CRD schemas, Traefik routes; vet and staticcheck too
+	$(GO) build -o bin/staticcheck honnef.co/go/tools/cmd/staticcheck
+	cd deploy/validate && $(GO) vet ./... && ../../bin/staticcheck ./... && $(GO) test -count=1 ./...
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck (pinned in go.mod)
@@ -90,36 +95,40 @@ build-RefreshFunction: ## SAM: bootstrap for the refresh function into $(ARTIFAC
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/refresh
 
 # --- container images: tools/ocimage, no Docker engine, no registry ---
-IMAGE_VERSION ?= 0.1.0
-IMAGE_REPO    ?= dev.local/supabridge
-IMAGE_ARCHS   ?= amd64 arm64
-IMAGE_FUNCS   ?= exchange refresh
-IMAGE_EPOCH   ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
-IMAGE_REV     ?= $(shell git rev-parse HEAD 2>/dev/null)
-WATCHDOG_DIR  ?=
+IMAGE_VERSION  ?= 0.1.0
+IMAGE_REPO     ?= dev.local/supabridge
+IMAGE_ARCHS    ?= amd64 arm64
+IMAGE_FUNCS    ?= exchange refresh
+IMAGE_EPOCH    ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_REV      ?= $(shell git rev-parse HEAD 2>/dev/null)
+IMAGE_SOURCE   ?= $(shell git config --get remote.origin.url 2>/dev/null | grep -E "^https://")
+IMAGE_LICENSES ?= Apache-2.0
+CA_BUNDLE      ?= /etc/ssl/certs/ca-certificates.crt
+WATCHDOG_DIR   ?=
+
+# image-build FLAVOUR,TAGSUFFIX,EXTRA: the binaries for every IMAGE_ARCHS, then
+# one OCI archive per function holding an index of all of them.
+define image-build
+	@mkdir -p dist/bin dist/images
+	$(GO) build -o dist/bin/ocimage ./tools/ocimage
+	@set -e; for fn in $(IMAGE_FUNCS); do bins=; \
+	  for arch in $(IMAGE_ARCHS); do \
+	    CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(GOFLAGS_LAMBDA) -o dist/bin/linux-$$arch/$$fn ./functions/$$fn; \
+	    bins="$$bins -binary $$arch=dist/bin/linux-$$arch/$$fn$(3)"; \
+	  done; \
+	  dist/bin/ocimage -name $$fn $$bins -tag $(IMAGE_REPO)/$$fn:$(IMAGE_VERSION)$(2) \
+	    -ca "$(CA_BUNDLE)" -licenses "$(IMAGE_LICENSES)" -source "$(IMAGE_SOURCE)" \
+	    -revision "$(IMAGE_REV)" -epoch $(IMAGE_EPOCH) -out dist/images/$$fn$(1).oci.tar; \
+	done
+endef
 
 .PHONY: image image-openfaas
-image: ## OCI image tarballs dist/images/<fn>-linux-<arch>.tar, no Docker (docker load, k3s ctr images import)
-	@mkdir -p dist/bin dist/images
-	$(GO) build -o dist/bin/ocimage ./tools/ocimage
-	@set -e; for fn in $(IMAGE_FUNCS); do for arch in $(IMAGE_ARCHS); do \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(GOFLAGS_LAMBDA) -o dist/bin/linux-$$arch/$$fn ./functions/$$fn; \
-	  dist/bin/ocimage -binary dist/bin/linux-$$arch/$$fn -name $$fn -arch $$arch \
-	    -tag $(IMAGE_REPO)/$$fn:$(IMAGE_VERSION) -epoch $(IMAGE_EPOCH) -revision "$(IMAGE_REV)" \
-	    -out dist/images/$$fn-linux-$$arch.tar; \
-	done; done
+image: ## one OCI archive per function, dist/images/<fn>.oci.tar: an image index for IMAGE_ARCHS (amd64 arm64), for k3s ctr images import (CA_BUNDLE, IMAGE_SOURCE)
+	$(call image-build,,,)
 
-image-openfaas: ## the same behind of-watchdog, for OpenFaaS: WATCHDOG_DIR=<dir with fwatchdog-amd64/-arm64>
+image-openfaas: ## the same behind of-watchdog, dist/images/<fn>-openfaas.oci.tar: WATCHDOG_DIR=<dir with fwatchdog-amd64/-arm64>
 	@test -n "$(WATCHDOG_DIR)" || { echo "image-openfaas: set WATCHDOG_DIR to a directory holding fwatchdog-<arch> from an of-watchdog release" >&2; exit 2; }
-	@mkdir -p dist/bin dist/images
-	$(GO) build -o dist/bin/ocimage ./tools/ocimage
-	@set -e; for fn in $(IMAGE_FUNCS); do for arch in $(IMAGE_ARCHS); do \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(GOFLAGS_LAMBDA) -o dist/bin/linux-$$arch/$$fn ./functions/$$fn; \
-	  dist/bin/ocimage -binary dist/bin/linux-$$arch/$$fn -name $$fn -arch $$arch \
-	    -watchdog $(WATCHDOG_DIR)/fwatchdog-$$arch \
-	    -tag $(IMAGE_REPO)/$$fn:$(IMAGE_VERSION)-openfaas -epoch $(IMAGE_EPOCH) -revision "$(IMAGE_REV)" \
-	    -out dist/images/$$fn-openfaas-linux-$$arch.tar; \
-	done; done
+	$(call image-build,-openfaas,-openfaas, -watchdog $$arch=$(WATCHDOG_DIR)/fwatchdog-$$arch)
 
 .PHONY: events
 events: ## regenerate events/*.json (SAM local events, signed with the TEST-ONLY key in events/)

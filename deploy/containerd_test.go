@@ -6,23 +6,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"supabridge/shared/config"
 )
 
 // containerdImport does what `k3s ctr images import` does (k3s embeds
-// containerd; its ctr defaults to the k8s.io namespace) against a private
-// containerd: import the tarball, then run the image read-only with host
-// networking, answer /healthz, and stop on SIGTERM with status 0.
+// containerd; its ctr works in the k8s.io namespace the kubelet uses) against
+// a private containerd started here: import the archive with ctr's default
+// flags, check that the image is the index with both platforms and that every
+// platform's manifest is in the content store, then run this machine's image
+// read-only with host networking, answer /healthz, and stop on SIGTERM with
+// status 0.
 //
 // It runs only where containerd, ctr and runc are installed and the test runs
-// as root (Debian: apt-get install containerd); elsewhere it says why it skipped.
-func containerdImport(t *testing.T, tarPath, image, arch string) {
+// as root (.ci/run installs Debian's containerd package); elsewhere it says
+// why it skipped.
+func containerdImport(t *testing.T, archive, image string, idx v1.ImageIndex) {
 	for _, tool := range []string{"containerd", "ctr", "runc"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not on PATH (Debian: apt-get install containerd); the tarball was opened with go-containerregistry only", tool)
@@ -86,12 +93,68 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		}
 	}
 
-	if out, err := ctr("images", "import", tarPath).CombinedOutput(); err != nil {
-		t.Fatalf("ctr images import: %v\n%s", err, out)
+	if out, err := exec.Command("containerd", "--version").Output(); err == nil {
+		t.Logf("%s", bytes.TrimSpace(out))
 	}
-	out, err := ctr("images", "ls").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), image) || !strings.Contains(string(out), "linux/"+arch) {
-		t.Fatalf("ctr images ls after import lacks %s linux/%s (%v):\n%s", image, arch, err, out)
+	indexDigest, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := ctr("images", "import", archive).CombinedOutput()
+	t.Logf("ctr images import %s:\n%s", filepath.Base(archive), bytes.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("ctr images import: %v", err)
+	}
+	if !strings.Contains(string(out), image) || !strings.Contains(string(out), indexDigest.String()) {
+		t.Errorf("import output does not name %s at %s", image, indexDigest)
+	}
+	out, err = ctr("images", "ls").CombinedOutput()
+	t.Logf("ctr images ls:\n%s", bytes.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("ctr images ls: %v", err)
+	}
+	row := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == image {
+			row = l
+		}
+	}
+	for _, want := range []string{"application/vnd.oci.image.index.v1+json", indexDigest.String(), "linux/amd64", "linux/arm64"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("ctr images ls row for %s %q lacks %s", image, row, want)
+		}
+	}
+	// A node keeps only its own platform's blobs (ctr's default, what k3s
+	// does); --all-platforms keeps every one, as a registry mirror would.
+	content := func() string {
+		out, err := ctr("content", "ls", "-q").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctr content ls: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	host := content()
+	for _, d := range im.Manifests {
+		if d.Platform.Architecture == goruntime.GOARCH && !strings.Contains(host, d.Digest.String()) {
+			t.Errorf("content store lacks this machine's %s manifest %s", d.Platform, d.Digest)
+		}
+	}
+	if out, err := ctr("images", "import", "--all-platforms", archive).CombinedOutput(); err != nil {
+		t.Fatalf("ctr images import --all-platforms: %v\n%s", err, out)
+	}
+	all := content()
+	for _, d := range im.Manifests {
+		if !strings.Contains(all, d.Digest.String()) {
+			t.Errorf("after --all-platforms, the content store lacks the %s manifest %s", d.Platform, d.Digest)
+		}
+	}
+	if out, err := ctr("images", "check").CombinedOutput(); err != nil || !strings.Contains(string(out), "complete") {
+		t.Errorf("ctr images check: %v\n%s", err, out)
 	}
 
 	// Run it as Kubernetes would with the Knative securityContext: the image's

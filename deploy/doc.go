@@ -1,11 +1,22 @@
-// Package deploy holds the k3s deployment of the functions, not Go code:
-// openfaas/stack.yml (faas-cli, of-watchdog in mode=http, secrets as files)
-// and knative/*.yaml (serving.knative.dev/v1 Services reading supabase-secrets).
-// docs/deploy-k3s.md walks through them.
+// Package deploy holds the deployment of the functions, not Go code:
 //
-// Its tests check the manifests against the code: every variable they set is
-// one shared/config reads and the configuration they describe loads; ports,
-// probes and secret names agree with each other, with the image tools/ocimage
-// builds and with docs/deploy-k3s.md. A slower test builds the real image,
-// unpacks the binary and runs it the way OpenFaaS and Knative do.
+//	base/                kustomize base: a Deployment and a Service per function,
+//	                     the providers file (providers.yaml) as a ConfigMap
+//	overlays/knative     Knative Services instead, cluster-local
+//	overlays/helm        the base reading the supabase-community Helm chart's secret
+//	overlays/knative-helm  both
+//	components/helm-secret the one patch that names the Helm chart's secret
+//	kong/                routes for Kong's declarative kong.yml: docker compose
+//	                     and Kubernetes ConfigMap forms
+//	traefik/             the same routes for k3s's Traefik (IngressRoute, Ingress)
+//	openfaas/stack.yml   faas-cli, of-watchdog in mode=http, the same providers file
+//
+// docs/deploy-k3s.md walks through them. The tests here check them against
+// the code: the Kong routes are run through a model of Kong's router and the
+// paths they deliver are sent to the real handlers; the providers file and
+// stack.yml load through shared/config; the image `make image` builds is
+// opened, run as OpenFaaS and Kubernetes run it, and imported into a real
+// containerd where one can run. deploy/validate, a module of its own, builds
+// every overlay with kustomize's Go API and decodes and validates each object
+// with the Kubernetes, Knative and Traefik code and schemas.
 package deploy

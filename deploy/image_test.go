@@ -18,7 +18,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"regexp"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,10 +30,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"supabridge/shared/config"
 )
@@ -52,57 +52,149 @@ func goBuild(t *testing.T, env []string, args ...string) {
 	}
 }
 
-// buildImage does what `make image` does for the exchange function and one
-// architecture: a static build, then ocimage with the machine's CA bundle. It
-// returns the binary and the tarball.
-func buildImage(t *testing.T, dir, arch, tag string) (bin, tarPath string) {
+// imageArchs are the platforms `make image` puts in every index.
+var imageArchs = []string{"amd64", "arm64"}
+
+// buildImage does what `make image` does for the exchange function: a static
+// build per platform, then ocimage with the machine's CA bundle and the
+// licence of the repository. It returns the binaries by arch and the archive.
+func buildImage(t *testing.T, dir, tag string) (bins map[string]string, archive string) {
 	t.Helper()
-	bin, ocimage := filepath.Join(dir, "exchange"), filepath.Join(dir, "ocimage")
-	tarPath = filepath.Join(dir, "exchange-linux-"+arch+".tar")
+	ocimage := filepath.Join(dir, "ocimage")
+	archive = filepath.Join(dir, "exchange.oci.tar")
 	start := time.Now()
-	goBuild(t, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + arch},
-		"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bin, "./functions/exchange")
 	goBuild(t, nil, "-o", ocimage, "./tools/ocimage")
-	cmd := exec.CommandContext(t.Context(), ocimage, "-binary", bin, "-name", "exchange", "-arch", arch,
-		"-tag", tag, "-ca", hostCA, "-epoch", "0", "-out", tarPath)
-	summary, err := cmd.CombinedOutput()
+	args := []string{"-name", "exchange", "-tag", tag, "-ca", hostCA, "-licenses", imageLicense(t),
+		"-source", "https://example.com/supabridge", "-revision", "deploy-test", "-epoch", "0", "-out", archive}
+	bins = map[string]string{}
+	for _, arch := range imageArchs {
+		bins[arch] = filepath.Join(dir, "linux-"+arch, "exchange")
+		goBuild(t, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + arch},
+			"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bins[arch], "./functions/exchange")
+		args = append(args, "-binary", arch+"="+bins[arch])
+	}
+	summary, err := exec.CommandContext(t.Context(), ocimage, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ocimage: %v\n%s", err, summary)
 	}
-	t.Logf("built in %v: %s", time.Since(start).Round(time.Millisecond), bytes.TrimSpace(summary))
-	return bin, tarPath
+	t.Logf("built in %v:\n%s", time.Since(start).Round(time.Millisecond), bytes.TrimSpace(summary))
+	return bins, archive
 }
 
-// TestImageRuns builds the exchange image exactly as `make image` does for
-// this machine's architecture, opens the tarball, unpacks the binary and runs
-// it the way OpenFaaS (behind of-watchdog) and Knative run it.
+// imageLicense is IMAGE_LICENSES from the Makefile, checked against the
+// LICENSE file: the label must name the licence the repository is under.
+func imageLicense(t *testing.T) string {
+	t.Helper()
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^IMAGE_LICENSES\s*\?=\s*(\S+)`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile sets no IMAGE_LICENSES")
+	}
+	lic, err := os.ReadFile("../LICENSE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]string{"Apache-2.0": "Apache License\n                           Version 2.0", "MIT": "MIT License"}
+	if want, ok := texts[string(m[1])]; !ok || !bytes.Contains(lic, []byte(want)) {
+		t.Fatalf("IMAGE_LICENSES %s does not match ../LICENSE", m[1])
+	}
+	return string(m[1])
+}
+
+// openIndex unpacks an OCI archive and opens its one image index with
+// go-containerregistry's layout reader.
+func openIndex(t *testing.T, archive string) (entry v1.Descriptor, idx v1.ImageIndex) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "layout")
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(hdr.Name))
+		if hdr.Typeflag == tar.TypeDir {
+			os.MkdirAll(dst, 0o755)
+			continue
+		}
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatalf("layout: %v", err)
+	}
+	rm, err := root.IndexManifest()
+	if err != nil || len(rm.Manifests) != 1 {
+		t.Fatalf("index.json: %v, %d entries", err, len(rm.Manifests))
+	}
+	idx, err = root.ImageIndex(rm.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rm.Manifests[0], idx
+}
+
+// TestImageRuns builds the exchange image exactly as `make image` does,
+// opens the archive, unpacks this machine's binary and runs it the way
+// OpenFaaS (behind of-watchdog) and Kubernetes or Knative run it; where
+// containerd can run, it imports the archive as k3s does.
 func TestImageRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the function and its image; skipped with -short")
 	}
-	arch := runtime.GOARCH
-	if arch != "amd64" && arch != "arm64" {
-		t.Skipf("images are built for amd64 and arm64, this machine is %s", arch)
+	arch := goruntime.GOARCH
+	if !slices.Contains(imageArchs, arch) {
+		t.Skipf("images are built for %v, this machine is %s", imageArchs, arch)
 	}
 	if _, err := os.Stat(hostCA); err != nil {
 		t.Fatalf("%v: install Debian's ca-certificates package (make image copies this bundle)", err)
 	}
-	svc := loadKnative(t)["exchange"]
-	kc := svc.Spec.Template.Spec.Containers[0]
+	kc := loadBase(t, "exchange")
 	stack := loadStack(t).Functions["exchange"]
 
 	dir := t.TempDir()
-	bin, out := buildImage(t, dir, arch, kc.Image)
+	bins, archive := buildImage(t, dir, kc.Image)
 
-	// Open it as docker load and ctr images import would: by the tag the
-	// Knative Service names.
-	tag, err := name.NewTag(kc.Image)
+	// index.json names it as the base Deployment does.
+	entry, idx := openIndex(t, archive)
+	if got := entry.Annotations["io.containerd.image.name"]; got != kc.Image {
+		t.Fatalf("archive names %q, the Deployment runs %q", got, kc.Image)
+	}
+	im, err := idx.IndexManifest()
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := tarball.ImageFromPath(out, &tag)
-	if err != nil {
-		t.Fatalf("tarball.ImageFromPath(%s): %v", tag, err)
+	var img v1.Image
+	var plats []string
+	for _, d := range im.Manifests {
+		plats = append(plats, d.Platform.OS+"/"+d.Platform.Architecture)
+		if d.Platform.Architecture == arch {
+			if img, err = idx.Image(d.Digest); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("platform %s: manifest %s", d.Platform, d.Digest)
+	}
+	if !slices.Equal(plats, []string{"linux/amd64", "linux/arm64"}) {
+		t.Fatalf("index platforms %v, want linux/amd64 and linux/arm64", plats)
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
@@ -113,8 +205,8 @@ func TestImageRuns(t *testing.T) {
 		t.Fatalf("layers %d (%v), want 1", len(layers), err)
 	}
 	layerSize, _ := layers[0].Size()
-	st, _ := os.Stat(out)
-	t.Logf("image %s linux/%s: tarball %d bytes, layer %d bytes gzip", tag, arch, st.Size(), layerSize)
+	st, _ := os.Stat(archive)
+	t.Logf("image %s: archive %d bytes (both platforms), %s layer %d bytes gzip", kc.Image, st.Size(), arch, layerSize)
 
 	c := cfg.Config
 	wantUser := fmt.Sprintf("%d:%d", *kc.SecurityContext.RunAsUser, *kc.SecurityContext.RunAsGroup)
@@ -123,9 +215,10 @@ func TestImageRuns(t *testing.T) {
 		got, want string
 	}{
 		{"platform", cfg.OS + "/" + cfg.Architecture, "linux/" + arch},
-		{"user (Knative runAsUser:runAsGroup)", c.User, wantUser},
+		{"user (the Deployment's runAsUser:runAsGroup)", c.User, wantUser},
 		{"entrypoint (stack.yml fprocess)", strings.Join(c.Entrypoint, " "), stack.FProcess},
-		{"PORT (Knative containerPort)", envValue(c.Env, "PORT"), strconv.Itoa(kc.Ports[0].ContainerPort)},
+		{"PORT (the Deployment's containerPort)", envValue(c.Env, "PORT"), strconv.Itoa(kc.Ports[0].ContainerPort)},
+		{"licenses label", c.Labels["org.opencontainers.image.licenses"], imageLicense(t)},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -133,7 +226,7 @@ func TestImageRuns(t *testing.T) {
 		}
 	}
 	if _, ok := c.ExposedPorts[strconv.Itoa(kc.Ports[0].ContainerPort)+"/tcp"]; !ok {
-		t.Errorf("image exposes %v, not the Knative containerPort", c.ExposedPorts)
+		t.Errorf("image exposes %v, not the Deployment's containerPort", c.ExposedPorts)
 	}
 
 	// Unpack the binary (and check the other files) from the flattened filesystem.
@@ -150,11 +243,11 @@ func TestImageRuns(t *testing.T) {
 		t.Errorf("image /etc/passwd %q lacks the nonroot user", got)
 	}
 	unpacked := files["usr/local/bin/exchange"]
-	if want, _ := os.ReadFile(bin); !sameFile(t, unpacked, want) {
+	if want, _ := os.ReadFile(bins[arch]); !sameFile(t, unpacked, want) {
 		t.Fatalf("binary in the image differs from the one built")
 	}
 
-	t.Run("k3s ctr images import", func(t *testing.T) { containerdImport(t, out, kc.Image, arch) })
+	t.Run("k3s ctr images import", func(t *testing.T) { containerdImport(t, archive, kc.Image, idx) })
 
 	provider := newTestProvider(t)
 
@@ -169,8 +262,8 @@ func TestImageRuns(t *testing.T) {
 		exerciseAndDrain(t, p, provider)
 	})
 
-	t.Run("knative", func(t *testing.T) {
-		// What Knative gives it: the Service's literal env, JWT_SECRET from
+	t.Run("kubernetes", func(t *testing.T) {
+		// What the Deployment gives it: its literal env, JWT_SECRET from
 		// supabase-secrets, and PORT.
 		literal := map[string]string{}
 		for _, e := range kc.Env {

@@ -2,8 +2,11 @@ package deploy_test
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"log/slog"
 	"maps"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +19,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"supabridge/shared/config"
+	"supabridge/shared/exchange"
+	"supabridge/shared/function"
+	"supabridge/shared/refresh"
 )
 
 // The layout tools/ocimage builds; the manifests must match it.
@@ -39,43 +45,6 @@ var watchdogVars = []string{
 	"mode", "upstream_url", "http_upstream_url", "fprocess", "function_process", "prefix_logs",
 	"read_timeout", "write_timeout", "exec_timeout", "healthcheck_interval", "max_inflight",
 	"http_buffer_req_body", "buffer_http", "log_buffer_size", "ready_path", "suppress_lock",
-}
-
-// goMemLimit is the Go runtime's soft memory limit, read by the runtime,
-// not by the configuration: each manifest sets it below its container's
-// memory limit (README, "Memory").
-const goMemLimit = "GOMEMLIMIT"
-
-// checkMemLimit wants gomemlimit (GOMEMLIMIT's syntax) between half and
-// nine tenths of limit (a Kubernetes quantity such as 64Mi): enough below
-// it for the GC to act before the kernel's OOM killer does, and for what
-// is not Go heap (stacks, the binary, a watchdog beside it).
-func checkMemLimit(t *testing.T, gomemlimit, limit string) {
-	t.Helper()
-	soft, ok1 := bytesOf(gomemlimit, map[string]int64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30})
-	hard, ok2 := bytesOf(limit, map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30})
-	switch {
-	case !ok1:
-		t.Errorf("%s %q: want a size like 56MiB", goMemLimit, gomemlimit)
-	case !ok2:
-		t.Errorf("memory limit %q: want a size like 64Mi", limit)
-	case soft < hard/2 || soft > hard*9/10:
-		t.Errorf("%s %s with a memory limit of %s: want between half and nine tenths of it", goMemLimit, gomemlimit, limit)
-	}
-}
-
-// bytesOf reads <digits><unit> with unit one of units (or none: bytes).
-func bytesOf(v string, units map[string]int64) (int64, bool) {
-	i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
-	if i < 0 {
-		i = len(v)
-	}
-	n, err := strconv.ParseInt(v[:i], 10, 64)
-	mul, ok := units[v[i:]]
-	if v[i:] == "" {
-		mul, ok = 1, true
-	}
-	return n * mul, err == nil && ok && i > 0
 }
 
 // stackFile is the part of a faas-cli stack file we use (openfaas/go-sdk
@@ -105,23 +74,6 @@ type stackFunction struct {
 type quantities struct {
 	Memory string `json:"memory"`
 	CPU    string `json:"cpu"`
-}
-
-// knService is the part of a serving.knative.dev/v1 Service we use.
-type knService struct {
-	APIVersion string     `json:"apiVersion"`
-	Kind       string     `json:"kind"`
-	Metadata   objectMeta `json:"metadata"`
-	Spec       struct {
-		Template struct {
-			Metadata objectMeta `json:"metadata"`
-			Spec     struct {
-				TimeoutSeconds       *int        `json:"timeoutSeconds"`
-				ContainerConcurrency *int        `json:"containerConcurrency"`
-				Containers           []container `json:"containers"`
-			} `json:"spec"`
-		} `json:"template"`
-	} `json:"spec"`
 }
 
 type objectMeta struct {
@@ -221,48 +173,6 @@ func loadStack(t *testing.T) stackFile {
 	return s
 }
 
-// loadKnative reads every Service in deploy/knative/, keyed by its name.
-func loadKnative(t *testing.T) map[string]knService {
-	t.Helper()
-	files, err := filepath.Glob("knative/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no deploy/knative/*.yaml (%v)", err)
-	}
-	out := map[string]knService{}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(raw), -1) {
-			if strings.TrimSpace(doc) == "" || isComments(doc) {
-				continue
-			}
-			var s knService
-			if err := yaml.UnmarshalStrict([]byte(doc), &s); err != nil {
-				t.Fatalf("%s document %d: %v", f, i, err)
-			}
-			if _, dup := out[s.Metadata.Name]; dup {
-				t.Fatalf("%s: Service %q defined twice", f, s.Metadata.Name)
-			}
-			if want := strings.TrimSuffix(filepath.Base(f), ".yaml"); s.Metadata.Name != want {
-				t.Errorf("%s: Service named %q, want %q like its file", f, s.Metadata.Name, want)
-			}
-			out[s.Metadata.Name] = s
-		}
-	}
-	return out
-}
-
-func isComments(doc string) bool {
-	for _, l := range strings.Split(doc, "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			return false
-		}
-	}
-	return true
-}
-
 // variables indexes config.Variables by every name the configuration reads:
 // NAME, NAME_FILE for Secret ones, and AUTH_PUBLIC_KEY_FILE.
 func variables(t *testing.T) (names map[string]config.Variable, required []config.Variable) {
@@ -322,9 +232,145 @@ const testJWTSecret = "deploy-test-supabase-jwt-secret-0123456789"
 // imageRE splits an image reference of ours into function and version.
 var imageRE = regexp.MustCompile(`^dev\.local/supabridge/([a-z0-9-]+):([0-9A-Za-z][0-9A-Za-z._-]*)$`)
 
+// providersPath is the one providers file: the ConfigMap in Kubernetes, the
+// supabridge-providers secret in OpenFaaS.
+const providersPath = "base/providers.yaml"
+
+// deployment is the part of an apps/v1 Deployment the image and stack tests
+// compare with; deploy/validate decodes every manifest strictly into the real
+// Kubernetes types.
+type deployment struct {
+	Kind     string     `json:"kind"`
+	Metadata objectMeta `json:"metadata"`
+	Spec     struct {
+		Template struct {
+			Spec struct {
+				Containers []container `json:"containers"`
+			} `json:"spec"`
+		} `json:"template"`
+	} `json:"spec"`
+}
+
+// loadBase returns the container of deploy/base/<fn>.yaml's Deployment.
+func loadBase(t *testing.T, fn string) container {
+	t.Helper()
+	raw, err := os.ReadFile("base/" + fn + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(raw), -1) {
+		var d deployment
+		if err := yaml.Unmarshal([]byte(doc), &d); err != nil {
+			t.Fatalf("base/%s.yaml: %v", fn, err)
+		}
+		if d.Kind == "Deployment" {
+			if len(d.Spec.Template.Spec.Containers) != 1 {
+				t.Fatalf("base/%s.yaml: %d containers, want 1", fn, len(d.Spec.Template.Spec.Containers))
+			}
+			return d.Spec.Template.Spec.Containers[0]
+		}
+	}
+	t.Fatalf("base/%s.yaml holds no Deployment", fn)
+	return container{}
+}
+
+// providerEntry is the part of a providers.yaml entry the manifests depend on.
+type providerEntry struct {
+	Name             string `json:"name"`
+	ClientID         string `json:"client_id"`
+	ClientSecretFile string `json:"client_secret_file"`
+}
+
+// loadProviders reads deploy/base/providers.yaml.
+func loadProviders(t *testing.T) (raw []byte, entries []providerEntry) {
+	t.Helper()
+	raw, err := os.ReadFile(providersPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &entries); err != nil {
+		t.Fatalf("%s: %v", providersPath, err)
+	}
+	if len(entries) == 0 {
+		t.Fatalf("%s lists no provider", providersPath)
+	}
+	return raw, entries
+}
+
+// clientSecrets returns the file names (under /var/openfaas/secrets/) of the
+// client secrets providers.yaml reads, failing on any other directory.
+func clientSecrets(t *testing.T, entries []providerEntry) []string {
+	t.Helper()
+	var names []string
+	for _, e := range entries {
+		if e.ClientSecretFile == "" {
+			continue
+		}
+		n, ok := strings.CutPrefix(e.ClientSecretFile, openfaasDir)
+		if !ok || strings.Contains(n, "/") {
+			t.Errorf("%s: %s client_secret_file %s: want %s<name>, where both platforms mount secrets", providersPath, e.Name, e.ClientSecretFile, openfaasDir)
+			continue
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+// providersCopy writes providers.yaml to dir with every client secret file
+// moved into dir (and written there), and returns the copy's path: what a
+// pod or a function sees, laid out where a test may write.
+func providersCopy(t *testing.T, dir string) string {
+	t.Helper()
+	raw, entries := loadProviders(t)
+	for _, n := range clientSecrets(t, entries) {
+		writeSecret(t, dir, n, "test-client-secret-"+n)
+	}
+	p := filepath.Join(dir, "providers.yaml")
+	if err := os.WriteFile(p, bytes.ReplaceAll(raw, []byte(openfaasDir), []byte(dir+"/")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// refuseTransport fails every outbound call: building a function from the
+// providers file must not need the network.
+type refuseTransport struct{}
+
+func (refuseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("test: no outbound call expected (%s)", r.URL.Host)
+}
+
+func TestProvidersFile(t *testing.T) {
+	_, entries := loadProviders(t)
+	dir := t.TempDir()
+	env := config.MapEnv(map[string]string{
+		config.EnvSecretAlias:       testJWTSecret,
+		config.EnvAuthProvidersFile: providersCopy(t, dir),
+	})
+	cfg, err := config.Load(env)
+	if err != nil {
+		t.Fatalf("config.Load with %s: %v", providersPath, err)
+	}
+	if len(cfg.Providers) != len(entries) {
+		t.Errorf("%d providers loaded, %d in the file", len(cfg.Providers), len(entries))
+	}
+	// Both functions start from it: refresh needs a provider with a client.
+	deps := function.Deps{Logger: slog.New(slog.DiscardHandler), Transport: refuseTransport{}}
+	for fn, build := range map[string]function.Builder{"exchange": exchange.New, "refresh": refresh.New} {
+		if _, err := build(t.Context(), cfg, deps); err != nil {
+			t.Errorf("%s from %s: %v", fn, providersPath, err)
+		}
+	}
+	if !slices.ContainsFunc(entries, func(e providerEntry) bool { return e.ClientID != "" }) {
+		t.Errorf("%s: no provider has a client_id; refresh would not start", providersPath)
+	}
+}
+
 func TestOpenFaaSStack(t *testing.T) {
 	s := loadStack(t)
 	names, required := variables(t)
+	_, entries := loadProviders(t)
+	clientSecretNames := clientSecrets(t, entries)
 
 	if s.Version != "1.0" || s.Provider.Name != "openfaas" {
 		t.Errorf("stack version %q provider %q, want 1.0 and openfaas", s.Version, s.Provider.Name)
@@ -336,11 +382,12 @@ func TestOpenFaaSStack(t *testing.T) {
 		t.Run(fn, func(t *testing.T) {
 			f := s.Functions[fn]
 			env := f.Environment
+			base := loadBase(t, fn)
 
-			// The image is the watchdog variant of this function's image.
+			// The image is the watchdog variant of the base's image.
 			m := imageRE.FindStringSubmatch(f.Image)
-			if m == nil || m[1] != fn || !strings.HasSuffix(m[2], "-openfaas") {
-				t.Errorf("image %q, want dev.local/supabridge/%s:<version>-openfaas", f.Image, fn)
+			if m == nil || m[1] != fn || f.Image != base.Image+"-openfaas" {
+				t.Errorf("image %q, want %s-openfaas (the base Deployment's image behind the watchdog)", f.Image, base.Image)
 			}
 			if !f.SkipBuild {
 				t.Errorf("skip_build is false: faas-cli would try to build with Docker")
@@ -353,10 +400,7 @@ func TestOpenFaaSStack(t *testing.T) {
 			if env["mode"] != "http" {
 				t.Errorf("mode %q, want http", env["mode"])
 			}
-			fprocess := f.FProcess
-			if fprocess == "" {
-				fprocess = env["fprocess"]
-			}
+			fprocess := cmp.Or(f.FProcess, env["fprocess"])
 			if fprocess != binDir+fn {
 				t.Errorf("fprocess %q, want %s", fprocess, binDir+fn)
 			}
@@ -375,14 +419,11 @@ func TestOpenFaaSStack(t *testing.T) {
 				t.Errorf("prefix_logs %q, want false: the binary's log lines are JSON", env["prefix_logs"])
 			}
 
-			// Every variable is the watchdog's, the Go runtime's, or one the
-			// configuration reads.
-			if f.Limits != nil {
-				checkMemLimit(t, env[goMemLimit], f.Limits.Memory)
-			}
+			// Every variable is the watchdog's, the Go runtime's or one the
+			// configuration reads; GOMEMLIMIT as in the base Deployment.
 			set := map[string]bool{}
 			for k, v := range env {
-				if slices.Contains(watchdogVars, k) || k == goMemLimit {
+				if slices.Contains(watchdogVars, k) || k == "GOMEMLIMIT" {
 					continue
 				}
 				if _, ok := names[k]; !ok {
@@ -392,15 +433,23 @@ func TestOpenFaaSStack(t *testing.T) {
 					set[k] = true
 				}
 			}
+			if want := envLiteral(base, "GOMEMLIMIT"); env["GOMEMLIMIT"] != want {
+				t.Errorf("GOMEMLIMIT %q, the base Deployment sets %q", env["GOMEMLIMIT"], want)
+			}
+			if f.Limits == nil || base.Resources.Limits["memory"] != f.Limits.Memory {
+				t.Errorf("limits %+v, the base Deployment's memory limit is %s", f.Limits, base.Resources.Limits["memory"])
+			}
 			checkRequired(t, "stack.yml "+fn, set, required)
 
-			// Secrets: each *_FILE names a listed secret under /var/openfaas/secrets,
-			// and each listed secret is read by some *_FILE.
+			// Secrets: each *_FILE names a listed secret under
+			// /var/openfaas/secrets, the providers file is the secret
+			// supabridge-providers, every client secret it reads is mounted,
+			// and each mounted secret is read.
 			dir := t.TempDir()
 			loadEnv := map[string]string{}
 			used := map[string]bool{}
 			for k, v := range env {
-				if slices.Contains(watchdogVars, k) || k == goMemLimit {
+				if slices.Contains(watchdogVars, k) {
 					continue
 				}
 				loadEnv[k] = v
@@ -413,15 +462,27 @@ func TestOpenFaaSStack(t *testing.T) {
 					continue
 				}
 				used[secret] = true
+				if k == config.EnvAuthProvidersFile {
+					loadEnv[k] = providersCopy(t, dir)
+					continue
+				}
 				loadEnv[k] = writeSecret(t, dir, secret, testJWTSecret)
+			}
+			if env[config.EnvAuthProvidersFile] != openfaasDir+"supabridge-providers" {
+				t.Errorf("%s=%q, want %ssupabridge-providers (created from %s)", config.EnvAuthProvidersFile, env[config.EnvAuthProvidersFile], openfaasDir, providersPath)
+			}
+			for _, n := range clientSecretNames {
+				used[n] = true
+				if !slices.Contains(f.Secrets, n) {
+					t.Errorf("%s reads the client secret %s%s, which the function does not mount", providersPath, openfaasDir, n)
+				}
 			}
 			for _, sec := range f.Secrets {
 				if !used[sec] {
-					t.Errorf("secret %s is mounted but no *_FILE variable reads it", sec)
+					t.Errorf("secret %s is mounted but nothing reads it", sec)
 				}
 			}
 
-			// The configuration the stack describes loads, on the port upstream_url names.
 			cfg, err := config.Load(config.MapEnv(loadEnv))
 			if err != nil {
 				t.Fatalf("config.Load with stack.yml's environment: %v", err)
@@ -429,241 +490,19 @@ func TestOpenFaaSStack(t *testing.T) {
 			if cfg.Port != port {
 				t.Errorf("config port %d, want PORT %d", cfg.Port, port)
 			}
-
-			if f.Requests == nil || f.Requests.Memory == "" || f.Requests.CPU == "" || f.Limits == nil || f.Limits.Memory == "" {
-				t.Errorf("requests %+v limits %+v: want memory and cpu requests and a memory limit", f.Requests, f.Limits)
+			if f.Requests == nil || f.Requests.Memory == "" || f.Requests.CPU == "" {
+				t.Errorf("requests %+v: want memory and cpu", f.Requests)
 			}
 		})
 	}
 }
 
-func TestKnativeServices(t *testing.T) {
-	svcs := loadKnative(t)
-	names, required := variables(t)
-
-	if got := slices.Sorted(maps.Keys(svcs)); !slices.Equal(got, functions) {
-		t.Fatalf("Knative Services %v, want %v", got, functions)
-	}
-	for _, fn := range functions {
-		t.Run(fn, func(t *testing.T) {
-			s := svcs[fn]
-			if s.APIVersion != "serving.knative.dev/v1" || s.Kind != "Service" {
-				t.Errorf("%s %s, want serving.knative.dev/v1 Service", s.APIVersion, s.Kind)
-			}
-			if s.Metadata.Namespace != "" {
-				t.Errorf("namespace %q is fixed; leave it out so kubectl -n picks supabase-secrets' namespace", s.Metadata.Namespace)
-			}
-			tmpl := s.Spec.Template
-			if got := tmpl.Metadata.Annotations["autoscaling.knative.dev/min-scale"]; got != "0" {
-				t.Errorf("min-scale %q, want \"0\" (scale to zero)", got)
-			}
-			if len(tmpl.Spec.Containers) != 1 {
-				t.Fatalf("%d containers, want 1", len(tmpl.Spec.Containers))
-			}
-			c := tmpl.Spec.Containers[0]
-			if m := imageRE.FindStringSubmatch(c.Image); m == nil || m[1] != fn || strings.HasSuffix(m[2], "-openfaas") || m[2] == "latest" {
-				t.Errorf("image %q, want dev.local/supabridge/%s:<version> (not latest, not the watchdog image)", c.Image, fn)
-			}
-			if len(c.Ports) != 1 || c.Ports[0].ContainerPort != containerPort {
-				t.Errorf("ports %+v, want one containerPort %d (the image's PORT)", c.Ports, containerPort)
-			}
-
-			// Probes hit /healthz on the container port.
-			for pname, p := range map[string]*probe{"readinessProbe": c.ReadinessProbe, "livenessProbe": c.LivenessProbe} {
-				if p == nil || p.HTTPGet == nil {
-					t.Errorf("%s: want an httpGet probe", pname)
-					continue
-				}
-				if p.HTTPGet.Path != healthPath {
-					t.Errorf("%s path %q, want %s", pname, p.HTTPGet.Path, healthPath)
-				}
-				if port := p.HTTPGet.Port; port != nil && fmt.Sprint(port) != strconv.Itoa(containerPort) && fmt.Sprint(port) != c.Ports[0].Name {
-					t.Errorf("%s port %v, want none or the container port", pname, port)
-				}
-			}
-
-			// Environment: PORT is Knative's; everything else is read by the configuration.
-			dir := t.TempDir()
-			set := map[string]bool{}
-			loadEnv := map[string]string{config.EnvPort: strconv.Itoa(containerPort)} // what Knative injects
-			memLimit := ""
-			for _, e := range c.Env {
-				switch e.Name {
-				case config.EnvPort, "K_SERVICE", "K_CONFIGURATION", "K_REVISION":
-					t.Errorf("env sets %s, which Knative reserves", e.Name)
-					continue
-				case goMemLimit:
-					if e.Value != nil {
-						memLimit = *e.Value
-					}
-					continue
-				}
-				if _, ok := names[e.Name]; !ok {
-					t.Errorf("env sets %s, which the configuration does not read", e.Name)
-				}
-				switch {
-				case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
-					set[e.Name] = true
-					val := "test-client-secret"
-					if strings.HasPrefix(e.Name, config.EnvSecretAlias) || strings.HasPrefix(e.Name, config.EnvSecret) {
-						val = testJWTSecret
-					}
-					if strings.HasSuffix(e.Name, "_FILE") {
-						val = writeSecret(t, dir, e.Name, val)
-					}
-					loadEnv[e.Name] = val
-				case e.Value != nil:
-					if *e.Value != "" {
-						set[e.Name] = true
-					}
-					loadEnv[e.Name] = *e.Value
-				default:
-					t.Errorf("env %s has neither value nor secretKeyRef", e.Name)
-				}
-			}
-			for _, ef := range c.EnvFrom {
-				if ef.SecretRef != nil && ef.SecretRef.Name == "supabase-secrets" {
-					set[config.EnvSecretAlias] = true // the key Supabase keeps the secret under
-					loadEnv[config.EnvSecretAlias] = testJWTSecret
-				}
-			}
-			checkRequired(t, "knative "+fn, set, required)
-			cfg, err := config.Load(config.MapEnv(loadEnv))
-			if err != nil {
-				t.Fatalf("config.Load with the Service's environment: %v", err)
-			}
-			if cfg.Port != containerPort {
-				t.Errorf("config port %d, want %d", cfg.Port, containerPort)
-			}
-
-			// Resources and a non-root, read-only, capability-free container.
-			if c.Resources.Requests["memory"] == "" || c.Resources.Requests["cpu"] == "" || c.Resources.Limits["memory"] == "" {
-				t.Errorf("resources %+v: want memory and cpu requests and a memory limit", c.Resources)
-			}
-			checkMemLimit(t, memLimit, c.Resources.Limits["memory"])
-			sc := c.SecurityContext
-			if sc == nil {
-				t.Fatal("no securityContext")
-			}
-			checks := []struct {
-				what string
-				ok   bool
-			}{
-				{"runAsNonRoot: true", sc.RunAsNonRoot != nil && *sc.RunAsNonRoot},
-				{"runAsUser: 65532 (the image's nonroot)", sc.RunAsUser != nil && *sc.RunAsUser == nonrootID},
-				{"readOnlyRootFilesystem: true", sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem},
-				{"allowPrivilegeEscalation: false", sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation},
-				{"capabilities drop ALL", sc.Capabilities != nil && slices.Contains(sc.Capabilities.Drop, "ALL")},
-			}
-			for _, ck := range checks {
-				if !ck.ok {
-					t.Errorf("securityContext: want %s", ck.what)
-				}
-			}
-		})
-	}
-}
-
-// TestNamesAgree checks what ties the two platforms and the README section
-// together: versions, secret names, and the commands the page gives.
-func TestNamesAgree(t *testing.T) {
-	stack := loadStack(t)
-	svcs := loadKnative(t)
-	docRaw, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(docRaw)
-
-	// One version everywhere; the OpenFaaS image is the same version plus -openfaas.
-	versions := map[string]bool{}
-	for _, fn := range functions {
-		kimg := svcs[fn].Spec.Template.Spec.Containers[0].Image
-		oimg := stack.Functions[fn].Image
-		if km, om := imageRE.FindStringSubmatch(kimg), imageRE.FindStringSubmatch(oimg); km != nil && om != nil {
-			versions[km[2]] = true
-			if om[2] != km[2]+"-openfaas" {
-				t.Errorf("%s: OpenFaaS image %s is not Knative's %s plus -openfaas", fn, oimg, kimg)
-			}
-		}
-		for _, img := range []string{kimg, oimg} {
-			if !strings.Contains(doc, "`"+img+"`") {
-				t.Errorf("%s does not name the image %s", docPath, img)
-			}
-		}
-		for _, cmd := range []string{
-			"k3s ctr images import /tmp/" + fn + "-linux-$ARCH.tar",
-			"dist/images/" + fn + "-linux-amd64.tar",
-			"dist/images/" + fn + "-linux-arm64.tar",
-			"dist/images/" + fn + "-openfaas-linux-amd64.tar",
-		} {
-			if !strings.Contains(doc, cmd) {
-				t.Errorf("%s lacks %q", docPath, cmd)
-			}
+// envLiteral returns the literal value c's env gives name, or "".
+func envLiteral(c container, name string) string {
+	for _, e := range c.Env {
+		if e.Name == name && e.Value != nil {
+			return *e.Value
 		}
 	}
-	if len(versions) != 1 {
-		t.Errorf("image versions %v, want one", versions)
-	}
-	if mk, err := os.ReadFile("../Makefile"); err == nil {
-		if m := regexp.MustCompile(`(?m)^IMAGE_VERSION\s*\??=\s*(\S+)`).FindSubmatch(mk); m != nil && !versions[string(m[1])] {
-			t.Errorf("Makefile IMAGE_VERSION %s, manifests use %v", m[1], versions)
-		} else if m == nil {
-			t.Log("Makefile has no IMAGE_VERSION; image tags not compared with it")
-		}
-	}
-	for _, cmd := range []string{"make image", "faas-cli deploy -f deploy/openfaas/stack.yml", "apply -f deploy/knative/"} {
-		if !strings.Contains(doc, cmd) {
-			t.Errorf("%s lacks %q", docPath, cmd)
-		}
-	}
-
-	// OpenFaaS secrets: exactly the ones the page creates with faas-cli.
-	created := map[string]string{} // secret -> the doc line creating it
-	for _, m := range regexp.MustCompile(`(?m)^.*faas-cli secret create ([a-z0-9-]+).*$`).FindAllStringSubmatch(doc, -1) {
-		created[m[1]] = m[0]
-	}
-	var stackSecrets []string
-	for _, fn := range functions {
-		for _, s := range stack.Functions[fn].Secrets {
-			if !slices.Contains(stackSecrets, s) {
-				stackSecrets = append(stackSecrets, s)
-			}
-		}
-	}
-	if got, want := slices.Sorted(maps.Keys(created)), slices.Sorted(slices.Values(stackSecrets)); !slices.Equal(got, want) {
-		t.Errorf("%s creates OpenFaaS secrets %v, stack.yml mounts %v", docPath, got, want)
-	}
-
-	// Knative secrets: each (name, key) is either created on the page or read
-	// there from a Secret that already exists (supabase-secrets).
-	var jwtRef *secretKeyRef
-	for _, fn := range functions {
-		for _, e := range svcs[fn].Spec.Template.Spec.Containers[0].Env {
-			if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
-				continue
-			}
-			ref := e.ValueFrom.SecretKeyRef
-			if e.Name == config.EnvSecretAlias || e.Name == config.EnvSecret {
-				jwtRef = ref
-			}
-			createdRE := regexp.MustCompile(`create secret generic ` + regexp.QuoteMeta(ref.Name) + ` [^\n]*--from-literal=` + regexp.QuoteMeta(ref.Key) + `=`)
-			read := "get secret " + ref.Name + " -o jsonpath='{.data." + ref.Key + "}'"
-			if !createdRE.MatchString(doc) && !strings.Contains(doc, read) {
-				t.Errorf("knative %s: secret %s key %s is neither created nor read in %s", fn, ref.Name, ref.Key, docPath)
-			}
-		}
-	}
-	if jwtRef == nil || jwtRef.Name != "supabase-secrets" || jwtRef.Key != "JWT_SECRET" {
-		t.Fatalf("Knative JWT secret ref %+v, want supabase-secrets / JWT_SECRET", jwtRef)
-	}
-
-	// The OpenFaaS secret behind SUPABASE_JWT_SECRET_FILE is copied on the page
-	// from the very Secret and key the Knative Services read.
-	jwtFile := stack.Functions["exchange"].Environment[config.EnvSecret+"_FILE"]
-	jwtSecret := strings.TrimPrefix(jwtFile, openfaasDir)
-	line, ok := created[jwtSecret]
-	if !ok || !strings.Contains(line, "secret "+jwtRef.Name+" ") || !strings.Contains(line, "{.data."+jwtRef.Key+"}") {
-		t.Errorf("%s: the line creating %s (%q) does not copy it from %s key %s", docPath, jwtSecret, line, jwtRef.Name, jwtRef.Key)
-	}
+	return ""
 }
