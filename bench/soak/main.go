@@ -385,7 +385,7 @@ func newMix(p *provider, base, secret string, seed uint64) (*mix, error) {
 	m := &mix{byName: map[string]*kind{}, secret: secret}
 	now := time.Now()
 	claims := func(sub string) jwt.MapClaims {
-		return jwt.MapClaims{"iss": p.issuer, "sub": sub, "aud": "app", "iat": now.Unix(), "exp": now.Add(3 * time.Hour).Unix(), "email": sub + "@example.com"}
+		return jwt.MapClaims{"iss": p.issuer, "sub": sub, "aud": "app", "iat": now.Unix(), "exp": now.Add(3 * time.Hour).Unix(), "email": sub + "@example.com", "email_verified": true}
 	}
 	sign := func(method jwt.SigningMethod, key any, kid string, c jwt.MapClaims) (string, error) {
 		t := jwt.NewWithClaims(method, c)

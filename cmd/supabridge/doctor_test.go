@@ -222,7 +222,7 @@ func TestDoctorAllPass(t *testing.T) {
 	key := testprovider.NewKey(t, "k1", "RS256")
 	f := newFakeIdP(t, key, nil)
 	env := map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_ISSUER": f.issuer, "AUTH_AUDIENCE": "app", "AUTH_CLIENT_ID": "app"}
-	tok := key.Sign(t, map[string]any{"iss": f.issuer, "sub": "alice", "aud": "app", "email": "alice@example.com", "groups": []string{"admins"},
+	tok := key.Sign(t, map[string]any{"iss": f.issuer, "sub": "alice", "aud": "app", "email": "alice@example.com", "email_verified": true, "groups": []string{"admins"},
 		"iat": fixedNow.Unix(), "exp": fixedNow.Add(30 * time.Minute).Unix()}, nil)
 	tokFile := writeFile(t, "token", tok)
 

@@ -276,7 +276,7 @@ type providerDefaults struct {
 var singleVars = []string{
 	EnvAuthIssuer, EnvAuthJWKSURL, EnvAuthPublicKey, EnvAuthPublicKey + "_FILE", EnvAuthAudience,
 	EnvAuthAlgorithms, EnvAuthLeeway, EnvAuthTokenURL, EnvAuthClientID, EnvAuthClientSecret,
-	EnvAuthClientSecret + "_FILE", EnvAuthClientAuth,
+	EnvAuthClientSecret + "_FILE", EnvAuthClientAuth, EnvAuthTrustUnverifiedEmail,
 }
 
 func loadProviders(r reader, d providerDefaults) []Provider {
@@ -335,6 +335,7 @@ func singleEntry(r reader) (entry, bool) {
 		lw := duration(r.duration(EnvAuthLeeway, verify.DefaultLeeway))
 		e.Leeway = &lw
 	}
+	e.TrustUnverifiedEmail = boolean(r.get(EnvAuthTrustUnverifiedEmail), EnvAuthTrustUnverifiedEmail, r.errs)
 	if e.Issuer == "" && e.JWKSURL == "" && e.PublicKey == "" {
 		r.errs.add("a provider is required: set %s, %s or %s (or %s)", EnvAuthJWKSURL, EnvAuthPublicKey, EnvAuthIssuer, EnvAuthProviders)
 		return entry{}, false
@@ -374,6 +375,8 @@ func EnvName(field string) string {
 		return EnvSubMapping
 	case "sub_uuid_namespace":
 		return EnvSubNamespace
+	case "trust_unverified_email":
+		return EnvAuthTrustUnverifiedEmail
 	}
 	return field
 }
@@ -411,6 +414,19 @@ func checkProvider(errs *problems, p *Provider, name func(field string) string) 
 	if p.HTTPTimeout <= 0 {
 		p.HTTPTimeout = DefaultHTTPTimeout
 	}
+}
+
+// boolean reads v as true or false (strconv.ParseBool); empty is nil.
+func boolean(v, name string, errs *problems) *bool {
+	if v == "" {
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		errs.add("%s: must be true or false", name)
+		return nil
+	}
+	return &b
 }
 
 func subMapping(v, name string, errs *problems) claims.SubMapping {

@@ -38,6 +38,9 @@ type entry struct {
 	ClientSecretFile  string            `json:"client_secret_file"`
 	ClientAuth        string            `json:"client_auth"`
 	HTTPTimeout       *duration         `json:"http_timeout"`
+	// TrustUnverifiedEmail mints the email even when email_verified is
+	// not true.
+	TrustUnverifiedEmail *bool `json:"trust_unverified_email"`
 	// ClientSecret is refused: a secret does not belong in a ConfigMap.
 	ClientSecret *string `json:"client_secret"`
 
@@ -191,6 +194,9 @@ func (r reader) provider(e entry, d providerDefaults, field func(string) string)
 	}
 	if e.SubUUIDNamespace != "" {
 		p.Mapping.Namespace = namespace(e.SubUUIDNamespace, field("sub_uuid_namespace"), r.errs)
+	}
+	if e.TrustUnverifiedEmail != nil {
+		p.Mapping.TrustUnverifiedEmail = *e.TrustUnverifiedEmail
 	}
 	p.Mapping.Rules = rules(e.ClaimsMap, field("claims_map"), r.errs)
 	checkProvider(r.errs, &p, field)

@@ -10,30 +10,33 @@ type Variable struct {
 
 // Names of the environment variables.
 const (
-	EnvSecret            = "SUPABASE_JWT_SECRET"
-	EnvSecretAlias       = "JWT_SECRET"
-	EnvIssuer            = "SUPABASE_JWT_ISSUER"
-	EnvAudience          = "SUPABASE_JWT_AUDIENCE"
-	EnvMaxTTL            = "SUPABASE_JWT_MAX_TTL"
-	EnvPassthrough       = "CLAIMS_PASSTHROUGH"
-	EnvSubMapping        = "SUB_MAPPING"
-	EnvSubNamespace      = "SUB_UUID_NAMESPACE"
-	EnvAuthIssuer        = "AUTH_ISSUER"
-	EnvAuthJWKSURL       = "AUTH_JWKS_URL"
-	EnvAuthPublicKey     = "AUTH_PUBLIC_KEY"
-	EnvAuthAudience      = "AUTH_AUDIENCE"
-	EnvAuthAlgorithms    = "AUTH_ALGORITHMS"
-	EnvAuthLeeway        = "AUTH_LEEWAY"
-	EnvAuthTokenURL      = "AUTH_TOKEN_URL"
-	EnvAuthClientID      = "AUTH_CLIENT_ID"
-	EnvAuthClientSecret  = "AUTH_CLIENT_SECRET"
-	EnvAuthClientAuth    = "AUTH_CLIENT_AUTH"
-	EnvAuthHTTPTimeout   = "AUTH_HTTP_TIMEOUT"
-	EnvAuthProviders     = "AUTH_PROVIDERS"
-	EnvAuthProvidersFile = "AUTH_PROVIDERS_FILE"
-	EnvCORSOrigins       = "CORS_ALLOWED_ORIGINS"
-	EnvPort              = "PORT"
-	EnvLogLevel          = "LOG_LEVEL"
+	EnvSecret           = "SUPABASE_JWT_SECRET"
+	EnvSecretAlias      = "JWT_SECRET"
+	EnvIssuer           = "SUPABASE_JWT_ISSUER"
+	EnvAudience         = "SUPABASE_JWT_AUDIENCE"
+	EnvMaxTTL           = "SUPABASE_JWT_MAX_TTL"
+	EnvPassthrough      = "CLAIMS_PASSTHROUGH"
+	EnvSubMapping       = "SUB_MAPPING"
+	EnvSubNamespace     = "SUB_UUID_NAMESPACE"
+	EnvAuthIssuer       = "AUTH_ISSUER"
+	EnvAuthJWKSURL      = "AUTH_JWKS_URL"
+	EnvAuthPublicKey    = "AUTH_PUBLIC_KEY"
+	EnvAuthAudience     = "AUTH_AUDIENCE"
+	EnvAuthAlgorithms   = "AUTH_ALGORITHMS"
+	EnvAuthLeeway       = "AUTH_LEEWAY"
+	EnvAuthTokenURL     = "AUTH_TOKEN_URL"
+	EnvAuthClientID     = "AUTH_CLIENT_ID"
+	EnvAuthClientSecret = "AUTH_CLIENT_SECRET"
+	EnvAuthClientAuth   = "AUTH_CLIENT_AUTH"
+	EnvAuthHTTPTimeout  = "AUTH_HTTP_TIMEOUT"
+	// EnvAuthTrustUnverifiedEmail keeps the provider's email in the minted
+	// token even when its email_verified is not true.
+	EnvAuthTrustUnverifiedEmail = "AUTH_TRUST_UNVERIFIED_EMAIL"
+	EnvAuthProviders            = "AUTH_PROVIDERS"
+	EnvAuthProvidersFile        = "AUTH_PROVIDERS_FILE"
+	EnvCORSOrigins              = "CORS_ALLOWED_ORIGINS"
+	EnvPort                     = "PORT"
+	EnvLogLevel                 = "LOG_LEVEL"
 )
 
 var variables = []Variable{
@@ -56,6 +59,7 @@ var variables = []Variable{
 	{EnvAuthClientSecret, false, true, "OAuth client secret for refresh (optional: public clients)"},
 	{EnvAuthClientAuth, false, false, "basic (default) or post: how the client authenticates to the token endpoint"},
 	{EnvAuthHTTPTimeout, false, false, "bound of every call to the provider (default 5 s)"},
+	{EnvAuthTrustUnverifiedEmail, false, false, "true: mint the provider's email even when email_verified is not true (default false: such an email is left out)"},
 	{EnvAuthProviders, false, false, "several providers as a JSON array (see README)"},
 	{EnvAuthProvidersFile, false, false, "path of a JSON or YAML file holding AUTH_PROVIDERS"},
 	{EnvCORSOrigins, false, false, "* (default) or a comma list of allowed origins"},
