@@ -39,7 +39,7 @@ fails. Checks: the configuration loads; the Supabase secret is not the example
 secret of Supabase's self-hosting .env; for each provider: discovery reachable,
 its issuer byte-equal to the configured one, an allowed asymmetric signing
 algorithm, the JWKS reachable with a usable key, a token endpoint when refresh
-is configured. With --token (a file, or - for stdin) it verifies a provider
+is configured, and, with several providers, what its sub_mapping means. With --token (a file, or - for stdin) it verifies a provider
 token and shows the claims the exchange would mint. With SUPABASE_URL and
 SUPABASE_ANON_KEY set it mints a 60-second token and calls
 GET <SUPABASE_URL>/rest/v1/ with it, as supabase-js would. Every call is bounded
@@ -182,6 +182,9 @@ func (c doctorCmd) checks(ctx context.Context, env config.Env, token string, tim
 		multi := isSet(env, config.EnvAuthProviders) || isSet(env, config.EnvAuthProvidersFile)
 		for i := range cfg.Providers {
 			c.provider(ctx, r, &cfg.Providers[i], multi)
+			if len(cfg.Providers) > 1 {
+				subject(r, &cfg.Providers[i])
+			}
 		}
 	}
 	if token != "" {
@@ -303,6 +306,21 @@ func (c doctorCmd) provider(ctx context.Context, r *report, p *config.Provider, 
 	default:
 		r.ok(label+"token endpoint", doc.TokenEndpoint)
 	}
+}
+
+// subject explains, when several providers are trusted, what the
+// provider's sub_mapping (which configuration makes each entry state)
+// means for the Supabase sub: whether its users can meet another
+// provider's users under one sub.
+func subject(r *report, p *config.Provider) {
+	name := "provider " + p.Name + ": subject"
+	if p.Mapping.Sub == claims.SubUUID5 {
+		r.ok(name, fmt.Sprintf("uuid5: sub is the UUIDv5 of %q, so users of different providers never share a sub, and auth.uid() works",
+			p.Issuer+"#<the provider's sub>"))
+		return
+	}
+	r.ok(name, "passthrough: sub is the provider's own, so a user of another provider with the same sub (one that lets users choose it, say) is the same Supabase user "+
+		"to every policy keyed on sub alone; such policies must also check app_metadata ->> 'provider', or set sub_mapping: uuid5")
 }
 
 // jwks fetches a key set with the provider's bounded client and checks that

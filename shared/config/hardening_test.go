@@ -1,7 +1,12 @@
 package config_test
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"supabridge/shared/claims"
 )
 
 // TestTrustUnverifiedEmail checks the per-provider opt-in that keeps an
@@ -46,5 +51,92 @@ func TestTrustUnverifiedEmail(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSeveralProvidersStateSubMapping checks that with two or more
+// providers every entry states its sub_mapping: two providers issuing the
+// same sub would otherwise mint the same Supabase user, and a default
+// (SUB_MAPPING) chosen once for one provider is no statement about the
+// next. One listed provider may still take the default.
+func TestSeveralProvidersStateSubMapping(t *testing.T) {
+	entry := func(name, sub string) string {
+		e := `{"name":"` + name + `","issuer":"https://` + name + `.example/","jwks_url":"https://` + name + `.example/jwks"`
+		if sub != "" {
+			e += `,"sub_mapping":"` + sub + `"`
+		}
+		return e + `}`
+	}
+	tests := []struct {
+		name    string
+		list    string
+		over    map[string]string
+		want    []claims.SubMapping
+		wantErr []string
+	}{
+		{"one entry takes the default", `[` + entry("a", "") + `]`, nil, []claims.SubMapping{claims.SubPassthrough}, nil},
+		{"one entry, SUB_MAPPING default", `[` + entry("a", "") + `]`, map[string]string{"SUB_MAPPING": "uuid5"}, []claims.SubMapping{claims.SubUUID5}, nil},
+		{"two entries, both stated", `[` + entry("a", "uuid5") + `,` + entry("b", "passthrough") + `]`, nil, []claims.SubMapping{claims.SubUUID5, claims.SubPassthrough}, nil},
+		{"two entries, one silent", `[` + entry("a", "uuid5") + `,` + entry("b", "") + `]`, nil, nil,
+			[]string{"AUTH_PROVIDERS[1] (b).sub_mapping: required when several providers are listed"}},
+		{"two entries, both silent", `[` + entry("a", "") + `,` + entry("b", "") + `]`, nil, nil,
+			[]string{"AUTH_PROVIDERS[0] (a).sub_mapping: required", "AUTH_PROVIDERS[1] (b).sub_mapping: required"}},
+		{"two silent entries, SUB_MAPPING set", `[` + entry("a", "") + `,` + entry("b", "") + `]`, map[string]string{"SUB_MAPPING": "uuid5"}, nil,
+			[]string{"AUTH_PROVIDERS[0] (a).sub_mapping: required", "AUTH_PROVIDERS[1] (b).sub_mapping: required"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			over := map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PROVIDERS": tt.list}
+			for k, v := range tt.over {
+				over[k] = v
+			}
+			cfg, err := load(t, env(over))
+			if tt.wantErr != nil {
+				checkErr(t, err, tt.wantErr, nil)
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v", err)
+			}
+			for i, p := range cfg.Providers {
+				if p.Mapping.Sub != tt.want[i] {
+					t.Errorf("provider %s: got %s, want %s", p.Name, p.Mapping.Sub, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestReadmeProvidersExampleLoads loads the AUTH_PROVIDERS_FILE example of
+// the README's "Several providers", so that the example an operator copies
+// passes the rules (every entry of a list states its sub_mapping). Its
+// client secret file is swapped for one of testdata.
+func TestReadmeProvidersExampleLoads(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "### Several providers (`AUTH_PROVIDERS`)")
+	if !ok {
+		t.Fatal("README.md: no section Several providers")
+	}
+	_, after, ok = strings.Cut(after, "```yaml\n")
+	block, _, ok2 := strings.Cut(after, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md: no yaml block in Several providers")
+	}
+	block = strings.ReplaceAll(block, "/var/openfaas/secrets/money-tracker-client-secret", "testdata/client-secret.txt")
+	path := filepath.Join(t.TempDir(), "providers.yaml")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, map[string]string{
+		"SUPABASE_JWT_SECRET": testSecret, "AUTH_PROVIDERS_FILE": path, "HOME_PORTAL_CLIENT_SECRET": "a-client-secret",
+	})
+	if err != nil {
+		t.Fatalf("the README's example does not load: %v", err)
+	}
+	if len(cfg.Providers) != 5 {
+		t.Errorf("got %d providers, want the example's 5", len(cfg.Providers))
 	}
 }

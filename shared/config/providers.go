@@ -139,6 +139,12 @@ func parseProviders(r reader, from string, data []byte, d providerDefaults) []Pr
 		if e.ClientSecret != nil {
 			r.errs.add("%s: not allowed inline; use client_secret_env or client_secret_file", field("client_secret"))
 		}
+		if len(entries) > 1 && e.SubMapping == "" {
+			// Two providers may issue the same sub: passthrough would make
+			// their users one Supabase user to every policy keyed on sub.
+			// That must be a choice, made for each provider.
+			r.errs.add("%s: required when several providers are listed: uuid5 keeps each provider's users apart, passthrough lets two providers' equal subs be one user", field("sub_mapping"))
+		}
 		out = append(out, r.provider(e, d, field))
 	}
 	return out

@@ -68,6 +68,7 @@ func newBenchFixture(b *testing.B, alg string, nProviders int) *benchFixture {
 		Issuer   string `json:"issuer"`
 		JWKSURL  string `json:"jwks_url"`
 		Audience string `json:"audience"`
+		Sub      string `json:"sub_mapping"`
 	}
 	var (
 		entries []entry
@@ -77,7 +78,7 @@ func newBenchFixture(b *testing.B, alg string, nProviders int) *benchFixture {
 	for i, a := range algs {
 		k := testprovider.NewKey(b, fmt.Sprintf("k%d", i), a)
 		p := testprovider.New(b, fmt.Sprintf("/application/o/app%d/", i), k)
-		entries = append(entries, entry{Name: fmt.Sprintf("app%d", i), Issuer: p.Issuer, JWKSURL: p.JWKSURL(), Audience: "app"})
+		entries = append(entries, entry{Name: fmt.Sprintf("app%d", i), Issuer: p.Issuer, JWKSURL: p.JWKSURL(), Audience: "app", Sub: "passthrough"})
 		if a == alg {
 			f.key, prov = k, p
 		}
