@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"supabridge/shared/claims"
+	"supabridge/shared/config"
 )
 
 // TestTrustUnverifiedEmail checks the per-provider opt-in that keeps an
@@ -138,5 +139,46 @@ func TestReadmeProvidersExampleLoads(t *testing.T) {
 	}
 	if len(cfg.Providers) != 5 {
 		t.Errorf("got %d providers, want the example's 5", len(cfg.Providers))
+	}
+}
+
+// TestClientSecretEnvRefusesOwnVariables checks that client_secret_env may
+// not name a variable the configuration reads itself: SUPABASE_JWT_SECRET
+// would send the Supabase secret to the provider as the client secret (and
+// any other would send a value that was never meant as one). Every name
+// Variables() lists, and the _FILE forms, is refused, without its value in
+// the error.
+func TestClientSecretEnvRefusesOwnVariables(t *testing.T) {
+	var names []string
+	for _, v := range config.Variables() {
+		names = append(names, v.Name)
+		if v.Secret {
+			names = append(names, v.Name+"_FILE")
+		}
+	}
+	names = append(names, config.EnvAuthPublicKey+"_FILE")
+	if len(names) < 20 {
+		t.Fatalf("got %d names from Variables(), want the whole list", len(names))
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			m := env(map[string]string{
+				"AUTH_JWKS_URL":  unset,
+				"AUTH_PROVIDERS": `[{"name":"a","issuer":"https://a.example/","client_id":"c","client_secret_env":"` + name + `"}]`,
+			})
+			// Set or not (setting most of them beside AUTH_PROVIDERS is an
+			// error of its own), the name is refused.
+			_, err := load(t, m)
+			checkErr(t, err, []string{"AUTH_PROVIDERS[0] (a).client_secret_env: names " + name + ", a variable supabridge reads itself"}, []string{testSecret})
+		})
+	}
+	// A variable of its own is fine.
+	cfg := mustLoad(t, env(map[string]string{
+		"AUTH_JWKS_URL":   unset,
+		"AUTH_PROVIDERS":  `[{"name":"a","issuer":"https://a.example/","client_id":"c","client_secret_env":"A_CLIENT_SECRET"}]`,
+		"A_CLIENT_SECRET": "the-client-secret",
+	}))
+	if string(cfg.Providers[0].Secret) != "the-client-secret" {
+		t.Errorf("got a client secret of %d bytes, want the variable's", len(cfg.Providers[0].Secret))
 	}
 }

@@ -178,6 +178,10 @@ func (r reader) provider(e entry, d providerDefaults, field func(string) string)
 	case e.secret != nil:
 	case e.ClientSecretEnv != "" && e.ClientSecretFile != "":
 		r.errs.add("%s and client_secret_file are both set; set one", field("client_secret_env"))
+	case e.ClientSecretEnv != "" && ownVariable(e.ClientSecretEnv):
+		// SUPABASE_JWT_SECRET here would send the Supabase secret to the
+		// provider (and into its logs) as our client secret.
+		r.errs.add("%s: names %s, a variable supabridge reads itself; give the client secret a variable of its own", field("client_secret_env"), e.ClientSecretEnv)
 	case e.ClientSecretEnv != "":
 		v := r.get(e.ClientSecretEnv)
 		if v == "" {

@@ -67,6 +67,18 @@ var variables = []Variable{
 	{EnvLogLevel, false, false, "debug, info (default), warn or error"},
 }
 
+// ownVariable reports whether name is a variable the configuration reads
+// for itself: one Variables lists, the _FILE form of a secret one, or
+// AUTH_PUBLIC_KEY_FILE.
+func ownVariable(name string) bool {
+	for _, v := range variables {
+		if name == v.Name || (v.Secret && name == v.Name+"_FILE") {
+			return true
+		}
+	}
+	return name == EnvAuthPublicKey+"_FILE"
+}
+
 // Variables returns every environment variable the configuration reads.
 // For a Secret variable, <Name>_FILE is read too; AUTH_PUBLIC_KEY also
 // accepts AUTH_PUBLIC_KEY_FILE.
