@@ -38,7 +38,8 @@ functions (or from --env-file), and prints one line per check: "ok   <check>", o
 fails. Checks: the configuration loads; the Supabase secret is not the example
 secret of Supabase's self-hosting .env; for each provider: discovery reachable,
 its issuer byte-equal to the configured one, an allowed asymmetric signing
-algorithm, the JWKS reachable with a usable key, a token endpoint when refresh
+algorithm, an audience (or AUTH_ALLOW_ANY_AUDIENCE=true, said on purpose), the
+JWKS reachable with a usable key, a token endpoint when refresh
 is configured, and, with several providers, what its sub_mapping means. With --token (a file, or - for stdin) it verifies a provider
 token and shows the claims the exchange would mint. With SUPABASE_URL and
 SUPABASE_ANON_KEY set it mints a 60-second token and calls
@@ -271,6 +272,7 @@ func (c doctorCmd) provider(ctx context.Context, r *report, p *config.Provider, 
 				fmt.Sprintf("add the provider's algorithm to %s", name("algorithms")))
 		}
 	}
+	audience(r, label, p, name)
 	switch {
 	case len(p.PublicKey) > 0:
 		st, err := keys.NewStatic(p.PublicKey)
@@ -305,6 +307,23 @@ func (c doctorCmd) provider(ctx context.Context, r *report, p *config.Provider, 
 			"enable refresh tokens for the client (Authentik: add the offline_access scope to the provider)")
 	default:
 		r.ok(label+"token endpoint", doc.TokenEndpoint)
+	}
+}
+
+// audience fails a provider that checks no audience unless the operator
+// said so: one issuer often signs for every client of a realm or tenant
+// (Keycloak, Auth0, Dex), and then any of those clients' tokens would get
+// a session here.
+func audience(r *report, label string, p *config.Provider, name func(string) string) {
+	switch {
+	case len(p.Audience) > 0:
+		r.ok(label+"audience", quoteList(p.Audience))
+	case p.AllowAnyAudience:
+		r.ok(label+"audience", fmt.Sprintf("any audience accepted (%s)", name("allow_any_audience")))
+	default:
+		r.fail(label+"audience", "no audience configured: a token this issuer signed for any of its clients gets a session",
+			fmt.Sprintf("set %s to the client id(s) your tokens carry as aud (Authentik: the client id), or set %s=true if every client of this issuer may have a session",
+				name("audience"), name("allow_any_audience")))
 	}
 }
 

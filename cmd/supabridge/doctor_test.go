@@ -190,7 +190,7 @@ func TestDoctorProviderFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeIdP(t, key, tc.mutate)
-			env := map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_ISSUER": f.issuer}
+			env := map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_ISSUER": f.issuer, "AUTH_AUDIENCE": "app"}
 			if tc.env != nil {
 				for k, v := range tc.env(f) {
 					env[k] = v
@@ -242,8 +242,8 @@ func TestDoctorAllPass(t *testing.T) {
 		file.WriteString(k + "=" + v + "\n")
 	}
 	checks, code := doctorJSON(t, nil, "--env-file", writeFile(t, ".env", file.String()))
-	if code != 0 || len(checks) != 8 {
-		t.Errorf("--env-file: exit %d, %d checks, want 0 and 8: %+v", code, len(checks), checks)
+	if code != 0 || len(checks) != 9 {
+		t.Errorf("--env-file: exit %d, %d checks, want 0 and 9: %+v", code, len(checks), checks)
 	}
 }
 
@@ -413,12 +413,13 @@ func TestDoctorDex(t *testing.T) {
 		"ok   provider default: discovery: " + d.DiscoveryURL,
 		"ok   provider default: issuer: \"" + d.Issuer + "\"",
 		"ok   provider default: signing algorithms: RS256",
+		"ok   provider default: audience: \"" + d.ClientID + "\"",
 		"ok   provider default: jwks: " + d.JWKSURL,
 		"ok   provider default: jwks keys: ",
 		"ok   provider default: token endpoint: " + d.TokenURL,
 		`ok   token: accepted by provider "default" (RS256`,
 		`"email": "` + u.Email + `"`,
-		"doctor: all 9 checks passed",
+		"doctor: all 10 checks passed",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)

@@ -311,7 +311,7 @@ func audienceFinding(t *token, v policyView) finding {
 		case v.supabase:
 			f.fix = "mint Supabase tokens with aud " + want + " (SUPABASE_JWT_AUDIENCE)"
 		default:
-			f.fix = "configure the provider to write aud, or unset AUTH_AUDIENCE (the provider's audience)"
+			f.fix = "configure the provider to write aud (its client id), or replace AUTH_AUDIENCE with AUTH_ALLOW_ANY_AUDIENCE=true if every client of this issuer may have a session"
 		}
 		return f
 	}
@@ -422,7 +422,7 @@ func (r exchangeResult) lines(at time.Time) []string {
 	if len(r.view.audiences) > 0 {
 		out = append(out, fmt.Sprintf("ok   audience: %s, accepted: %s", t.compact("aud"), quoteList(r.view.audiences)))
 	} else {
-		out = append(out, "ok   audience: not checked (no audience configured)")
+		out = append(out, "ok   audience: not checked (no audience configured; supabridge doctor fails this unless AUTH_ALLOW_ANY_AUDIENCE says so)")
 	}
 	exp, _ := t.time("exp")
 	out = append(out, fmt.Sprintf("ok   expiry: %s, %s", date(exp), relative("exp", exp, at)))

@@ -62,17 +62,20 @@ type Provider struct {
 	Name   string
 	Issuer string
 	// Exactly one of JWKSURL and PublicKey, or neither (discovery from Issuer).
-	JWKSURL     string
-	PublicKey   []byte
-	Audience    []string
-	Algorithms  []string
-	Leeway      time.Duration
-	Mapping     claims.Mapping
-	TokenURL    string
-	ClientID    string
-	Secret      Secret // the client secret; empty for a public client
-	ClientAuth  string // ClientAuthBasic or ClientAuthPost
-	HTTPTimeout time.Duration
+	JWKSURL   string
+	PublicKey []byte
+	Audience  []string
+	// AllowAnyAudience records the operator's explicit choice to check no
+	// audience; without it and without Audience, doctor fails the provider.
+	AllowAnyAudience bool
+	Algorithms       []string
+	Leeway           time.Duration
+	Mapping          claims.Mapping
+	TokenURL         string
+	ClientID         string
+	Secret           Secret // the client secret; empty for a public client
+	ClientAuth       string // ClientAuthBasic or ClientAuthPost
+	HTTPTimeout      time.Duration
 }
 
 // Policy returns the verifier's view of p, without keys.
@@ -276,7 +279,7 @@ type providerDefaults struct {
 var singleVars = []string{
 	EnvAuthIssuer, EnvAuthJWKSURL, EnvAuthPublicKey, EnvAuthPublicKey + "_FILE", EnvAuthAudience,
 	EnvAuthAlgorithms, EnvAuthLeeway, EnvAuthTokenURL, EnvAuthClientID, EnvAuthClientSecret,
-	EnvAuthClientSecret + "_FILE", EnvAuthClientAuth, EnvAuthTrustUnverifiedEmail,
+	EnvAuthClientSecret + "_FILE", EnvAuthClientAuth, EnvAuthTrustUnverifiedEmail, EnvAuthAllowAnyAudience,
 }
 
 func loadProviders(r reader, d providerDefaults) []Provider {
@@ -336,6 +339,7 @@ func singleEntry(r reader) (entry, bool) {
 		e.Leeway = &lw
 	}
 	e.TrustUnverifiedEmail = boolean(r.get(EnvAuthTrustUnverifiedEmail), EnvAuthTrustUnverifiedEmail, r.errs)
+	e.AllowAnyAudience = boolean(r.get(EnvAuthAllowAnyAudience), EnvAuthAllowAnyAudience, r.errs)
 	if e.Issuer == "" && e.JWKSURL == "" && e.PublicKey == "" {
 		r.errs.add("a provider is required: set %s, %s or %s (or %s)", EnvAuthJWKSURL, EnvAuthPublicKey, EnvAuthIssuer, EnvAuthProviders)
 		return entry{}, false
@@ -377,6 +381,8 @@ func EnvName(field string) string {
 		return EnvSubNamespace
 	case "trust_unverified_email":
 		return EnvAuthTrustUnverifiedEmail
+	case "allow_any_audience":
+		return EnvAuthAllowAnyAudience
 	}
 	return field
 }

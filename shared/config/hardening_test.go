@@ -182,3 +182,40 @@ func TestClientSecretEnvRefusesOwnVariables(t *testing.T) {
 		t.Errorf("got a client secret of %d bytes, want the variable's", len(cfg.Providers[0].Secret))
 	}
 }
+
+// TestAllowAnyAudience checks the explicit opt-out of the audience check:
+// read from AUTH_ALLOW_ANY_AUDIENCE or an entry's allow_any_audience, and
+// refused beside an audience, which would contradict it.
+func TestAllowAnyAudience(t *testing.T) {
+	tests := []struct {
+		name    string
+		over    map[string]string
+		want    bool
+		wantErr []string
+	}{
+		{"unset", nil, false, nil},
+		{"single provider", map[string]string{"AUTH_ALLOW_ANY_AUDIENCE": "true"}, true, nil},
+		{"single provider, false", map[string]string{"AUTH_ALLOW_ANY_AUDIENCE": "false"}, false, nil},
+		{"single provider, with an audience", map[string]string{"AUTH_ALLOW_ANY_AUDIENCE": "true", "AUTH_AUDIENCE": "app"}, false,
+			[]string{"AUTH_ALLOW_ANY_AUDIENCE and AUTH_AUDIENCE are both set"}},
+		{"single provider, not a boolean", map[string]string{"AUTH_ALLOW_ANY_AUDIENCE": "*"}, false, []string{"AUTH_ALLOW_ANY_AUDIENCE: must be true or false"}},
+		{"listed", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PROVIDERS": `[{"name":"a","issuer":"https://a.example/","allow_any_audience":true}]`}, true, nil},
+		{"listed, with an audience", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PROVIDERS": `[{"name":"a","issuer":"https://a.example/","allow_any_audience":true,"audience":"x"}]`}, false,
+			[]string{"AUTH_PROVIDERS[0] (a).allow_any_audience and AUTH_PROVIDERS[0] (a).audience are both set"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := load(t, env(tt.over))
+			if tt.wantErr != nil {
+				checkErr(t, err, tt.wantErr, nil)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Providers[0].AllowAnyAudience; got != tt.want {
+				t.Errorf("got AllowAnyAudience %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -41,6 +41,8 @@ type entry struct {
 	// TrustUnverifiedEmail mints the email even when email_verified is
 	// not true.
 	TrustUnverifiedEmail *bool `json:"trust_unverified_email"`
+	// AllowAnyAudience opts out of the audience check, on purpose.
+	AllowAnyAudience *bool `json:"allow_any_audience"`
 	// ClientSecret is refused: a secret does not belong in a ConfigMap.
 	ClientSecret *string `json:"client_secret"`
 
@@ -207,6 +209,12 @@ func (r reader) provider(e entry, d providerDefaults, field func(string) string)
 	}
 	if e.TrustUnverifiedEmail != nil {
 		p.Mapping.TrustUnverifiedEmail = *e.TrustUnverifiedEmail
+	}
+	if e.AllowAnyAudience != nil && *e.AllowAnyAudience {
+		p.AllowAnyAudience = true
+		if len(p.Audience) > 0 {
+			r.errs.add("%s and %s are both set; set one", field("allow_any_audience"), field("audience"))
+		}
 	}
 	p.Mapping.Rules = rules(e.ClaimsMap, field("claims_map"), r.errs)
 	checkProvider(r.errs, &p, field)

@@ -32,11 +32,14 @@ const (
 	// EnvAuthTrustUnverifiedEmail keeps the provider's email in the minted
 	// token even when its email_verified is not true.
 	EnvAuthTrustUnverifiedEmail = "AUTH_TRUST_UNVERIFIED_EMAIL"
-	EnvAuthProviders            = "AUTH_PROVIDERS"
-	EnvAuthProvidersFile        = "AUTH_PROVIDERS_FILE"
-	EnvCORSOrigins              = "CORS_ALLOWED_ORIGINS"
-	EnvPort                     = "PORT"
-	EnvLogLevel                 = "LOG_LEVEL"
+	// EnvAuthAllowAnyAudience is the explicit opt-out of an audience
+	// check, which doctor otherwise asks for.
+	EnvAuthAllowAnyAudience = "AUTH_ALLOW_ANY_AUDIENCE"
+	EnvAuthProviders        = "AUTH_PROVIDERS"
+	EnvAuthProvidersFile    = "AUTH_PROVIDERS_FILE"
+	EnvCORSOrigins          = "CORS_ALLOWED_ORIGINS"
+	EnvPort                 = "PORT"
+	EnvLogLevel             = "LOG_LEVEL"
 )
 
 var variables = []Variable{
@@ -52,6 +55,7 @@ var variables = []Variable{
 	{EnvAuthJWKSURL, false, false, "provider JWKS URL"},
 	{EnvAuthPublicKey, false, false, "provider public key: PEM, JWK or JWK Set (also AUTH_PUBLIC_KEY_FILE)"},
 	{EnvAuthAudience, false, false, "accepted audiences, comma list"},
+	{EnvAuthAllowAnyAudience, false, false, "true: accept tokens for any audience, on purpose (doctor fails a provider with neither this nor AUTH_AUDIENCE)"},
 	{EnvAuthAlgorithms, false, false, "allowed algorithms, comma list of RS*, PS*, ES*, EdDSA"},
 	{EnvAuthLeeway, false, false, "clock leeway for exp, nbf, iat (default 30 s)"},
 	{EnvAuthTokenURL, false, false, "provider token endpoint for refresh (default from discovery)"},
