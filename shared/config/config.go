@@ -334,6 +334,9 @@ func singleEntry(r reader) (entry, bool) {
 		ClientAuth: r.get(EnvAuthClientAuth),
 		secret:     r.secret(EnvAuthClientSecret),
 	}
+	if r.get(EnvAuthPublicKey+"_FILE") != "" {
+		e.publicKeyFrom = EnvAuthPublicKey + "_FILE"
+	}
 	if r.get(EnvAuthLeeway) != "" {
 		lw := duration(r.duration(EnvAuthLeeway, verify.DefaultLeeway))
 		e.Leeway = &lw

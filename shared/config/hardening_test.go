@@ -219,3 +219,61 @@ func TestAllowAnyAudience(t *testing.T) {
 		})
 	}
 }
+
+// TestStartErrorsNameWhatTheOperatorSet checks that a start error names
+// the variable (single provider) or the entry and field (AUTH_PROVIDERS)
+// the operator wrote, not an internal provider name: an unusable public key
+// is found when the configuration loads, as AUTH_PUBLIC_KEY, not later as
+// `bridge: provider "default": public key`; an unknown or mistyped field
+// names its entry too.
+func TestStartErrorsNameWhatTheOperatorSet(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(garbage, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const privatePEM = "-----BEGIN PRIVATE KEY-----\nTUlJQ0lqQU5CZ2txaGtpRzl3MEJBUUVGQUFPQ0FnOEFNSUlDQ2dLQ0FnRUE=\n-----END PRIVATE KEY-----\n"
+	entry := `{"name":"a","issuer":"https://a.example/","jwks_url":"https://a.example/jwks","sub_mapping":"uuid5"}`
+	tests := []struct {
+		name string
+		over map[string]string
+		want []string
+		not  []string
+	}{
+		{"AUTH_PUBLIC_KEY not a key", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PUBLIC_KEY": "not a key"},
+			[]string{"config: AUTH_PUBLIC_KEY: unusable public key material: not PEM"}, []string{"bridge", `"default"`}},
+		{"AUTH_PUBLIC_KEY a private key", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PUBLIC_KEY": privatePEM},
+			[]string{`AUTH_PUBLIC_KEY: unusable public key material: PEM block "PRIVATE KEY" is not a public key`}, []string{"TUlJQ0lq"}},
+		{"AUTH_PUBLIC_KEY a JWK without a key", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PUBLIC_KEY": `{"keys":[]}`},
+			[]string{"AUTH_PUBLIC_KEY: unusable public key material: no usable public key"}, nil},
+		{"AUTH_PUBLIC_KEY_FILE not a key", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PUBLIC_KEY_FILE": garbage},
+			[]string{"AUTH_PUBLIC_KEY_FILE: unusable public key material: not PEM"}, nil},
+		{"listed public_key not a key", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PROVIDERS": `[{"name":"a","issuer":"https://a.example/","public_key":"not a key"}]`},
+			[]string{"AUTH_PROVIDERS[0] (a).public_key: unusable public key material: not PEM"}, nil},
+		{"listed, unknown field", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PROVIDERS": `[` + entry + `,{"name":"b","isuer":"https://b.example/"}]`},
+			[]string{`AUTH_PROVIDERS[1] (b): unknown field "isuer"`}, nil},
+		{"listed, unknown field in an entry without a name", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PROVIDERS": `[` + entry + `,{"isuer":"https://b.example/"}]`},
+			[]string{`AUTH_PROVIDERS[1]: unknown field "isuer"`}, nil},
+		{"listed, wrong type", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PROVIDERS": `[` + entry + `,{"name":"b","issuer":"https://b.example/","leeway":true}]`},
+			[]string{`AUTH_PROVIDERS[1] (b).leeway: want seconds or a duration string`}, nil},
+		{"listed, an entry that is no object", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PROVIDERS": `[` + entry + `,"b"]`},
+			[]string{`AUTH_PROVIDERS[1]: not a provider object`}, nil},
+		{"listed in a file, unknown field", map[string]string{"AUTH_JWKS_URL": unset, "AUTH_PROVIDERS_FILE": writeYAML(t, dir, "- name: a\n  issuer: https://a.example/\n  colour: red\n")},
+			[]string{`AUTH_PROVIDERS_FILE[0] (a): unknown field "colour"`}, []string{"red"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, env(tt.over))
+			checkErr(t, err, tt.want, tt.not)
+		})
+	}
+}
+
+func writeYAML(t *testing.T, dir, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, "providers.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
