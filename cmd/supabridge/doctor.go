@@ -114,6 +114,7 @@ const (
 )
 
 func (c doctorCmd) run(ctx context.Context, args []string, cio IO) int {
+	cio.Stdout, cio.Stderr = terminalSafe(cio.Stdout), terminalSafe(cio.Stderr)
 	fs := newFlags("doctor", "[--env-file FILE] [--json] [--token FILE|-] [--timeout 5s]", doctorAbout, cio.Stderr)
 	envFile := fs.String("env-file", "", "read variables from this KEY=VALUE file instead of the environment")
 	asJSON := fs.Bool("json", false, "print a JSON array of {check, ok, detail, fix}")

@@ -41,6 +41,7 @@ claims the exchange would mint.
 The token is read from --token FILE, or stdin with --token - (the default).`
 
 func (c verifyCmd) run(ctx context.Context, args []string, cio IO) int {
+	cio.Stdout, cio.Stderr = terminalSafe(cio.Stdout), terminalSafe(cio.Stderr)
 	fs := newFlags("verify", "[--token FILE|-] [--against supabase|providers] [--secret-file FILE|-] [--env-file FILE] [--aud AUD]", verifyAbout, cio.Stderr)
 	tokenFile := fs.String("token", "-", "file holding the token, or - for stdin")
 	against := fs.String("against", "supabase", "supabase (HS256 with the secret) or providers (the configured providers)")
