@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 
 	"supabridge/shared/config"
@@ -55,10 +56,18 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, env config.E
 			return c.run(ctx, args[1:], cio)
 		}
 	}
-	fmt.Fprintf(stderr, "supabridge: unknown command %q\n", args[0])
+	if commandWord.MatchString(args[0]) {
+		fmt.Fprintf(stderr, "supabridge: unknown command %q\n", args[0])
+	} else {
+		// Not a word: perhaps a token or a secret, pasted in the wrong place.
+		fmt.Fprintln(stderr, "supabridge: unknown command (not repeated here, in case it is a secret)")
+	}
 	usage(stderr)
 	return 2
 }
+
+// commandWord is what a mistyped command looks like, safe to repeat.
+var commandWord = regexp.MustCompile(`^[a-z][a-z-]{0,15}$`)
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: supabridge <command> [flags]\n\ncommands:")

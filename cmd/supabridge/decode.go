@@ -25,6 +25,7 @@ verified: use supabridge verify for that. The token is read from --token FILE,
 or from stdin with --token - (the default), never from the command line.`
 
 func (c decodeCmd) run(_ context.Context, args []string, cio IO) int {
+	cio.Stdout, cio.Stderr = terminalSafe(cio.Stdout), terminalSafe(cio.Stderr)
 	fs := newFlags("decode", "[--token FILE|-]", decodeAbout, cio.Stderr)
 	tokenFile := fs.String("token", "-", "file holding the token, or - for stdin")
 	if code := parseFlags(fs, args, cio.Stderr); code >= 0 {

@@ -42,10 +42,11 @@ signs verifies in PostgREST's key set, by kid and key material, as PostgREST 13
 picks keys (the set from --jwks-file, else JWT_JWKS, else fetched from
 <SUPABASE_URL>/auth/v1/.well-known/jwks.json; legacy HS256 minting needs an oct
 key holding the secret); for each provider: discovery reachable, its issuer
-byte-equal to the configured one, an allowed asymmetric signing algorithm, the
-JWKS reachable with a usable key, a token endpoint when refresh is configured,
-discovered URLs in https (or to loopback), and insecure_http flagged as a
-failure while it is set.
+byte-equal to the configured one, an allowed asymmetric signing algorithm,
+an audience (or AUTH_ALLOW_ANY_AUDIENCE=true, said on purpose), the JWKS
+reachable with a usable key, a token endpoint when refresh is configured,
+discovered URLs in https (or to loopback), insecure_http flagged as a failure
+while it is set, and, with several providers, what its sub_mapping means.
 With --token (a file, or - for stdin) it verifies a provider token and shows the
 claims the exchange would mint. With SUPABASE_URL and SUPABASE_ANON_KEY (or
 SUPABASE_PUBLISHABLE_KEY: a legacy anon key or an sb_publishable_ key) set it
@@ -126,6 +127,7 @@ const (
 )
 
 func (c doctorCmd) run(ctx context.Context, args []string, cio IO) int {
+	cio.Stdout, cio.Stderr = terminalSafe(cio.Stdout), terminalSafe(cio.Stderr)
 	fs := newFlags("doctor", "[--env-file FILE] [--json] [--token FILE|-] [--jwks-file FILE] [--timeout 5s]", doctorAbout, cio.Stderr)
 	envFile := fs.String("env-file", "", "read variables from this KEY=VALUE file instead of the environment")
 	asJSON := fs.Bool("json", false, "print a JSON array of {check, ok, detail, fix}")
@@ -220,6 +222,9 @@ func (c doctorCmd) checks(ctx context.Context, env config.Env, token string, jwk
 		multi := isSet(env, config.EnvAuthProviders) || isSet(env, config.EnvAuthProvidersFile)
 		for i := range cfg.Providers {
 			c.provider(ctx, r, &cfg.Providers[i], multi)
+			if len(cfg.Providers) > 1 {
+				subject(r, &cfg.Providers[i])
+			}
 		}
 	}
 	if token != "" {
@@ -311,6 +316,7 @@ func (c doctorCmd) provider(ctx context.Context, r *report, p *config.Provider, 
 				fmt.Sprintf("add the provider's algorithm to %s", name("algorithms")))
 		}
 	}
+	audience(r, label, p, name)
 	switch {
 	case len(p.PublicKey) > 0:
 		st, err := keys.NewStatic(p.PublicKey)
@@ -352,6 +358,38 @@ func (c doctorCmd) provider(ctx context.Context, r *report, p *config.Provider, 
 	default:
 		r.ok(label+"token endpoint", doc.TokenEndpoint)
 	}
+}
+
+// audience fails a provider that checks no audience unless the operator
+// said so: one issuer often signs for every client of a realm or tenant
+// (Keycloak, Auth0, Dex), and then any of those clients' tokens would get
+// a session here.
+func audience(r *report, label string, p *config.Provider, name func(string) string) {
+	switch {
+	case len(p.Audience) > 0:
+		r.ok(label+"audience", quoteList(p.Audience))
+	case p.AllowAnyAudience:
+		r.ok(label+"audience", fmt.Sprintf("any audience accepted (%s)", name("allow_any_audience")))
+	default:
+		r.fail(label+"audience", "no audience configured: a token this issuer signed for any of its clients gets a session",
+			fmt.Sprintf("set %s to the client id(s) your tokens carry as aud (Authentik: the client id), or set %s=true if every client of this issuer may have a session",
+				name("audience"), name("allow_any_audience")))
+	}
+}
+
+// subject explains, when several providers are trusted, what the
+// provider's sub_mapping (which configuration makes each entry state)
+// means for the Supabase sub: whether its users can meet another
+// provider's users under one sub.
+func subject(r *report, p *config.Provider) {
+	name := "provider " + p.Name + ": subject"
+	if p.Mapping.Sub == claims.SubUUID5 {
+		r.ok(name, fmt.Sprintf("uuid5: sub is the UUIDv5 of %q, so users of different providers never share a sub, and auth.uid() works",
+			p.Issuer+"#<the provider's sub>"))
+		return
+	}
+	r.ok(name, "passthrough: sub is the provider's own, so a user of another provider with the same sub (one that lets users choose it, say) is the same Supabase user "+
+		"to every policy keyed on sub alone; such policies must also check app_metadata ->> 'provider', or set sub_mapping: uuid5")
 }
 
 // jwks fetches a key set with the provider's bounded client and checks that

@@ -213,7 +213,7 @@ func TestDoctorProviderFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeIdP(t, key, tc.mutate)
-			env := map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_ISSUER": f.issuer}
+			env := map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_ISSUER": f.issuer, "AUTH_AUDIENCE": "app"}
 			if tc.env != nil {
 				for k, v := range tc.env(f) {
 					env[k] = v
@@ -245,7 +245,7 @@ func TestDoctorAllPass(t *testing.T) {
 	key := testprovider.NewKey(t, "k1", "RS256")
 	f := newFakeIdP(t, key, nil)
 	env := map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_ISSUER": f.issuer, "AUTH_AUDIENCE": "app", "AUTH_CLIENT_ID": "app"}
-	tok := key.Sign(t, map[string]any{"iss": f.issuer, "sub": "alice", "aud": "app", "email": "alice@example.com", "groups": []string{"admins"},
+	tok := key.Sign(t, map[string]any{"iss": f.issuer, "sub": "alice", "aud": "app", "email": "alice@example.com", "email_verified": true, "groups": []string{"admins"},
 		"iat": fixedNow.Unix(), "exp": fixedNow.Add(30 * time.Minute).Unix()}, nil)
 	tokFile := writeFile(t, "token", tok)
 
@@ -265,8 +265,8 @@ func TestDoctorAllPass(t *testing.T) {
 		file.WriteString(k + "=" + v + "\n")
 	}
 	checks, code := doctorJSON(t, nil, "--env-file", writeFile(t, ".env", file.String()))
-	if code != 0 || len(checks) != 9 {
-		t.Errorf("--env-file: exit %d, %d checks, want 0 and 9: %+v", code, len(checks), checks)
+	if code != 0 || len(checks) != 10 {
+		t.Errorf("--env-file: exit %d, %d checks, want 0 and 10: %+v", code, len(checks), checks)
 	}
 }
 
@@ -439,12 +439,13 @@ func TestDoctorDex(t *testing.T) {
 		"ok   provider default: discovery: " + d.DiscoveryURL,
 		"ok   provider default: issuer: \"" + d.Issuer + "\"",
 		"ok   provider default: signing algorithms: RS256",
+		"ok   provider default: audience: \"" + d.ClientID + "\"",
 		"ok   provider default: jwks: " + d.JWKSURL,
 		"ok   provider default: jwks keys: ",
 		"ok   provider default: token endpoint: " + d.TokenURL,
 		`ok   token: accepted by provider "default" (RS256`,
 		`"email": "` + u.Email + `"`,
-		"doctor: all 10 checks passed",
+		"doctor: all 11 checks passed",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)

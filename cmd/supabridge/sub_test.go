@@ -15,7 +15,7 @@ import (
 // in its own namespace.
 const subProviders = `[
  {"name":"authentik","issuer":"https://auth.example.com/application/o/notes/","jwks_url":"https://auth.example.com/application/o/notes/jwks/","sub_mapping":"uuid5"},
- {"name":"outseta","issuer":"https://acme.outseta.com","jwks_url":"https://acme.outseta.com/.well-known/jwks"},
+ {"name":"outseta","issuer":"https://acme.outseta.com","jwks_url":"https://acme.outseta.com/.well-known/jwks","sub_mapping":"passthrough"},
  {"name":"keycloak","issuer":"https://sso.example.com/realms/acme","jwks_url":"https://sso.example.com/realms/acme/protocol/openid-connect/certs","sub_mapping":"uuid5","sub_uuid_namespace":"1b671a64-40d5-491e-99b0-da01ff1f3341"}
 ]`
 

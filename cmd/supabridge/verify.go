@@ -43,6 +43,7 @@ claims the exchange would mint.
 The token is read from --token FILE, or stdin with --token - (the default).`
 
 func (c verifyCmd) run(ctx context.Context, args []string, cio IO) int {
+	cio.Stdout, cio.Stderr = terminalSafe(cio.Stdout), terminalSafe(cio.Stderr)
 	fs := newFlags("verify", "[--token FILE|-] [--against supabase|providers] [--secret-file FILE|-] [--env-file FILE] [--aud AUD]", verifyAbout, cio.Stderr)
 	tokenFile := fs.String("token", "-", "file holding the token, or - for stdin")
 	against := fs.String("against", "supabase", "supabase (HS256 with the secret) or providers (the configured providers)")
@@ -385,7 +386,7 @@ func audienceFinding(t *token, v policyView) finding {
 		case v.supabase:
 			f.fix = "mint Supabase tokens with aud " + want + " (SUPABASE_JWT_AUDIENCE)"
 		default:
-			f.fix = "configure the provider to write aud, or unset AUTH_AUDIENCE (the provider's audience)"
+			f.fix = "configure the provider to write aud (its client id), or replace AUTH_AUDIENCE with AUTH_ALLOW_ANY_AUDIENCE=true if every client of this issuer may have a session"
 		}
 		return f
 	}
@@ -504,7 +505,7 @@ func (r exchangeResult) lines(at time.Time) []string {
 	if len(r.view.audiences) > 0 {
 		out = append(out, fmt.Sprintf("ok   audience: %s, accepted: %s", t.compact("aud"), quoteList(r.view.audiences)))
 	} else {
-		out = append(out, "ok   audience: not checked (no audience configured)")
+		out = append(out, "ok   audience: not checked (no audience configured; supabridge doctor fails this unless AUTH_ALLOW_ANY_AUDIENCE says so)")
 	}
 	exp, _ := t.time("exp")
 	out = append(out, fmt.Sprintf("ok   expiry: %s, %s", date(exp), relative("exp", exp, at)))

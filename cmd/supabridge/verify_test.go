@@ -106,7 +106,7 @@ func TestVerifyProviders(t *testing.T) {
 	}
 	now := fixedNow
 	claims := func(over map[string]any) map[string]any {
-		c := map[string]any{"iss": prov.Issuer, "sub": "alice", "aud": "app", "email": "alice@example.com",
+		c := map[string]any{"iss": prov.Issuer, "sub": "alice", "aud": "app", "email": "alice@example.com", "email_verified": true,
 			"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(59 * time.Minute).Unix()}
 		for k, v := range over {
 			if v == nil {

@@ -171,8 +171,8 @@ func TestThreeProviders(t *testing.T) {
 	keycloak := testprovider.New(t, "/realms/staff", ecKey)
 	providers := fmt.Sprintf(`[
 	  {"name":"dex","issuer":%q,"audience":[%q],"client_id":%q,"client_secret_env":"DEX_SECRET","sub_mapping":"uuid5"},
-	  {"name":"outseta","issuer":%q,"jwks_url":%q,"claims_map":{"org_id":"/outseta:accountUid"}},
-	  {"name":"keycloak","issuer":%q,"jwks_url":%q,"algorithms":["ES256"],"claims_map":{"app_metadata.roles":"/realm_access/roles"}}
+	  {"name":"outseta","issuer":%q,"jwks_url":%q,"sub_mapping":"passthrough","claims_map":{"org_id":"/outseta:accountUid"}},
+	  {"name":"keycloak","issuer":%q,"jwks_url":%q,"sub_mapping":"passthrough","algorithms":["ES256"],"claims_map":{"app_metadata.roles":"/realm_access/roles"}}
 	]`, d.Issuer, d.ClientID, d.ClientID, outseta.Issuer, outseta.JWKSURL(), keycloak.Issuer, keycloak.JWKSURL())
 	ex, rf := handlers(t, map[string]string{"AUTH_PROVIDERS": providers, "DEX_SECRET": d.ClientSecret, "AUTH_HTTP_TIMEOUT": "1s"})
 

@@ -86,22 +86,30 @@ func authentikID(name string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// token signs a provider access token for who; extra claims are added.
+// token signs a provider access token for who; extra claims are added, and
+// an extra claim whose value is nil is removed.
 func (p *provider) token(t testing.TB, who person, extra map[string]any) string {
 	t.Helper()
 	now := time.Now()
 	claims := jwt.MapClaims{
-		"iss":    p.issuer,
-		"aud":    p.clientID,
-		"sub":    who.sub,
-		"email":  who.name + "@example.com",
-		"name":   who.name,
-		"org_id": who.org,
-		"iat":    now.Unix(),
-		"exp":    now.Add(10 * time.Minute).Unix(),
-		"jti":    rand.Text(),
+		"iss":   p.issuer,
+		"aud":   p.clientID,
+		"sub":   who.sub,
+		"email": who.name + "@example.com",
+		// The provider vouches for the address: only then is it minted,
+		// and only then does auth.email() return it.
+		"email_verified": true,
+		"name":           who.name,
+		"org_id":         who.org,
+		"iat":            now.Unix(),
+		"exp":            now.Add(10 * time.Minute).Unix(),
+		"jti":            rand.Text(),
 	}
 	for k, v := range extra {
+		if v == nil {
+			delete(claims, k)
+			continue
+		}
 		claims[k] = v
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)

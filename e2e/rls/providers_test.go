@@ -31,8 +31,8 @@ func providerClaimsRLS(t *testing.T, m signingMode) {
 	portal := testprovider.New(t, "/application/o/home-portal/", portalKey)
 	outseta := testprovider.New(t, "", outsetaKey)
 	providers := fmt.Sprintf(`[
-	  {"name":"home-portal","issuer":%q,"jwks_url":%q,"claims_map":{"app_metadata.roles":"/groups"}},
-	  {"name":"outseta","issuer":%q,"jwks_url":%q,"claims_map":{"org_id":"/outseta:accountUid"}}
+	  {"name":"home-portal","issuer":%q,"jwks_url":%q,"sub_mapping":"passthrough","claims_map":{"app_metadata.roles":"/groups"}},
+	  {"name":"outseta","issuer":%q,"jwks_url":%q,"sub_mapping":"passthrough","claims_map":{"org_id":"/outseta:accountUid"}}
 	]`, portal.Issuer, portal.JWKSURL(), outseta.Issuer, outseta.JWKSURL())
 	h, err := platform.NewHandler(t.Context(), "exchange", exchange.New,
 		config.MapEnv(m.with("AUTH_PROVIDERS", providers)),

@@ -228,10 +228,11 @@ func discoveryPath(p *Provider) string {
 	return path + "/.well-known/openid-configuration"
 }
 
-// Claims returns a valid claim set for p: iss, sub, aud, iat, exp (+1h).
+// Claims returns a valid claim set for p: iss, sub, aud, iat, exp (+1h)
+// and an email the provider says it verified.
 func (p *Provider) Claims(sub string) map[string]any {
 	now := time.Now()
-	return map[string]any{"iss": p.Issuer, "sub": sub, "aud": "app", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "email": sub + "@example.com"}
+	return map[string]any{"iss": p.Issuer, "sub": sub, "aud": "app", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "email": sub + "@example.com", "email_verified": true}
 }
 
 // nopTB lets JWK run outside a test goroutine; key marshalling of keys made

@@ -153,6 +153,16 @@ func TestMintProperties(t *testing.T) {
 		if rng.IntN(4) > 0 {
 			c["email"] = g.value(1)
 		}
+		// email_verified: the boolean true (the only promise), false, the
+		// string "true", or absent.
+		switch rng.IntN(4) {
+		case 0:
+			c["email_verified"] = true
+		case 1:
+			c["email_verified"] = false
+		case 2:
+			c["email_verified"] = "true"
+		}
 		var extra []string
 		for range rng.IntN(8) {
 			name := g.name()
@@ -171,8 +181,8 @@ func TestMintProperties(t *testing.T) {
 		}
 
 		// The mapping, reserved names included.
-		candidates := append(append(append([]string{}, reservedNames...), extra...), "email", "absent_claim", "groups")
-		mp := claims.Mapping{Provider: g.name(), Sub: claims.SubPassthrough}
+		candidates := append(append(append([]string{}, reservedNames...), extra...), "email", "email_verified", "absent_claim", "groups")
+		mp := claims.Mapping{Provider: g.name(), Sub: claims.SubPassthrough, TrustUnverifiedEmail: rng.IntN(4) == 0}
 		if rng.IntN(2) == 0 {
 			mp.Sub = claims.SubUUID5
 			if rng.IntN(2) == 0 {
@@ -261,18 +271,24 @@ func checkMinted(t *testing.T, i int, minted string, secret []byte, cfg claims.C
 	}
 	app := map[string]any{"provider": mp.Provider, "providers": []any{mp.Provider}}
 	user := map[string]any{}
-	if present("email") {
+	// The provider's email counts only when it says it verified it (the
+	// JSON boolean true), or when the mapping trusts its emails anyway;
+	// otherwise it is as if absent, whoever asks for it.
+	emailOK := mp.TrustUnverifiedEmail || c["email_verified"] == true
+	if present("email") && emailOK {
 		want["email"], user["email"] = c["email"], c["email"]
 	}
 	for _, name := range mp.Passthrough {
-		if !isReserved(name) && present(name) {
+		if !isReserved(name) && present(name) && (name != "email" || emailOK) {
 			want[name], user[name] = c[name], c[name]
 		}
 	}
 	for _, r := range mp.Rules {
 		v, ok := resolve(c, r.Pointer)
+		first := strings.ReplaceAll(strings.ReplaceAll(strings.SplitN(r.Pointer+"/", "/", 3)[1], "~1", "/"), "~0", "~")
 		switch {
 		case !ok:
+		case first == "email" && !emailOK:
 		case r.AppMetadata && r.Target != "provider" && r.Target != "providers":
 			app[r.Target] = v
 		case !r.AppMetadata && !isReserved(r.Target):

@@ -193,8 +193,8 @@ func TestMintRules(t *testing.T) {
 			},
 		},
 		{
-			name:    "email always copied, others only when listed",
-			payload: `{"iss":"` + iss + `","sub":"u","exp":1800001000,"email":"a@b.c","name":"A","groups":["g"]}`,
+			name:    "verified email always copied, others only when listed",
+			payload: `{"iss":"` + iss + `","sub":"u","exp":1800001000,"email":"a@b.c","email_verified":true,"name":"A","groups":["g"]}`,
 			mapping: claims.Mapping{Passthrough: []string{"groups"}},
 			check: func(t *testing.T, c map[string]any, _ claims.Token) {
 				if c["email"] != "a@b.c" {
@@ -370,5 +370,63 @@ func TestRegisteredClaimTypes(t *testing.T) {
 		if !tt.ok && !errors.Is(err, claims.ErrClaimType) {
 			t.Errorf("decoding %s: got %v, want ErrClaimType", tt.payload, err)
 		}
+	}
+}
+
+// TestUnverifiedEmailNotMinted checks that an email the provider does not
+// say it verified ("email_verified": true, the boolean) never reaches the
+// minted token: not as "email", not in user_metadata, not through
+// CLAIMS_PASSTHROUGH, not through a claims_map pointer into /email. Anyone
+// can type any address at a self-signup page, and auth.email() policies
+// would trust it. TrustUnverifiedEmail, the per-provider opt-in, restores
+// the copy.
+func TestUnverifiedEmailNotMinted(t *testing.T) {
+	const base = `"iss":"https://idp.example/","sub":"u","exp":1800001000,"email":"ceo@victim.example"`
+	mapping := func(trust bool) claims.Mapping {
+		return claims.Mapping{
+			Provider:             "p",
+			Passthrough:          []string{"email", "email_verified", "name"},
+			Rules:                []claims.Rule{{Target: "contact", Pointer: "/email"}, {Target: "mail", AppMetadata: true, Pointer: "/email"}, {Target: "who", Pointer: "/name"}},
+			TrustUnverifiedEmail: trust,
+		}
+	}
+	tests := []struct {
+		name     string
+		verified string // the email_verified member, "" for none
+		trust    bool
+		want     bool
+	}{
+		{"verified", `,"email_verified":true`, false, true},
+		{"not verified", `,"email_verified":false`, false, false},
+		{"no email_verified", ``, false, false},
+		{"email_verified the string true", `,"email_verified":"true"`, false, false},
+		{"email_verified 1", `,"email_verified":1`, false, false},
+		{"email_verified null", `,"email_verified":null`, false, false},
+		{"not verified, provider trusted", `,"email_verified":false`, true, true},
+		{"no email_verified, provider trusted", ``, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mp := mapping(tt.trust)
+			tok, err := minter(t, claims.Config{}).Mint(provider(t, `{`+base+tt.verified+`,"name":"N"}`), &mp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, c := decode(t, tok.JWT)
+			user := c["user_metadata"].(map[string]any)
+			app := c["app_metadata"].(map[string]any)
+			got := map[string]any{"email": c["email"], "user_metadata.email": user["email"], "contact": c["contact"], "app_metadata.mail": app["mail"]}
+			for where, v := range got {
+				if tt.want && v != "ceo@victim.example" {
+					t.Errorf("%s: got %v, want the provider's email", where, v)
+				}
+				if !tt.want && v != nil {
+					t.Errorf("%s: got %v, want no email", where, v)
+				}
+			}
+			if c["who"] != "N" || user["name"] != "N" {
+				t.Errorf("got who %v, user_metadata.name %v: the other claims must still be copied", c["who"], user["name"])
+			}
+		})
 	}
 }

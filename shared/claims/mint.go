@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -88,7 +89,8 @@ type Rule struct {
 type Mapping struct {
 	// Provider is the provider's short name, written to app_metadata.
 	Provider string
-	// Passthrough lists claims copied by name; "email" is always copied.
+	// Passthrough lists claims copied by name; "email" is always copied
+	// when the provider verified it (see TrustUnverifiedEmail).
 	Passthrough []string
 	// Rules are the claims_map entries, applied after Passthrough.
 	Rules []Rule
@@ -96,6 +98,10 @@ type Mapping struct {
 	Sub SubMapping
 	// Namespace is the UUIDv5 namespace for SubUUID5; zero means NamespaceURL.
 	Namespace UUID
+	// TrustUnverifiedEmail copies the provider's "email" even when the
+	// token does not carry "email_verified": true. Off by default: where
+	// users sign themselves up, anyone can claim any address.
+	TrustUnverifiedEmail bool
 }
 
 // Minter mints Supabase tokens. It is safe for concurrent use.
@@ -186,12 +192,14 @@ func (m *Minter) payload(p *Payload, mp *Mapping, sub string, now, exp time.Time
 	top := map[string]json.RawMessage{}
 	app := map[string]json.RawMessage{}
 	user := map[string]json.RawMessage{}
-	if v, ok := p.Raw("email"); ok {
+	// An email the provider does not vouch for is treated as absent.
+	email := mp.TrustUnverifiedEmail || EmailVerified(p)
+	if v, ok := p.Raw("email"); ok && email {
 		top["email"] = v
 		user["email"] = v
 	}
 	for _, name := range mp.Passthrough {
-		if reserved[name] {
+		if reserved[name] || (name == "email" && !email) {
 			continue
 		}
 		if v, ok := p.Raw(name); ok {
@@ -200,6 +208,9 @@ func (m *Minter) payload(p *Payload, mp *Mapping, sub string, now, exp time.Time
 		}
 	}
 	for _, r := range mp.Rules {
+		if !email && readsEmail(r.Pointer) {
+			continue
+		}
 		v, ok := p.Pointer(r.Pointer)
 		if !ok {
 			continue
@@ -258,6 +269,25 @@ func (m *Minter) payload(p *Payload, mp *Mapping, sub string, now, exp time.Time
 		return nil, fmt.Errorf("claims: encode payload: %w", err)
 	}
 	return out.Bytes(), nil
+}
+
+// EmailVerified reports whether the provider vouches for the payload's
+// email: "email_verified" is the JSON boolean true (OpenID Connect Core
+// §5.1). false, absent, or any other value (the string "true" included)
+// is not a promise.
+func EmailVerified(p *Payload) bool {
+	v, ok := p.Raw("email_verified")
+	return ok && bytes.Equal(bytes.TrimSpace(v), []byte("true"))
+}
+
+// readsEmail reports whether the JSON Pointer ptr starts at the top-level
+// "email" claim.
+func readsEmail(ptr string) bool {
+	if ptr == "" || ptr[0] != '/' {
+		return false
+	}
+	first, _, _ := strings.Cut(ptr[1:], "/")
+	return unescapePointer(first) == "email"
 }
 
 func writeObject(b *bytes.Buffer, m map[string]json.RawMessage) {

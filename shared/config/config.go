@@ -67,17 +67,20 @@ type Provider struct {
 	Name   string
 	Issuer string
 	// Exactly one of JWKSURL and PublicKey, or neither (discovery from Issuer).
-	JWKSURL     string
-	PublicKey   []byte
-	Audience    []string
-	Algorithms  []string
-	Leeway      time.Duration
-	Mapping     claims.Mapping
-	TokenURL    string
-	ClientID    string
-	Secret      Secret // the client secret; empty for a public client
-	ClientAuth  string // ClientAuthBasic or ClientAuthPost
-	HTTPTimeout time.Duration
+	JWKSURL   string
+	PublicKey []byte
+	Audience  []string
+	// AllowAnyAudience records the operator's explicit choice to check no
+	// audience; without it and without Audience, doctor fails the provider.
+	AllowAnyAudience bool
+	Algorithms       []string
+	Leeway           time.Duration
+	Mapping          claims.Mapping
+	TokenURL         string
+	ClientID         string
+	Secret           Secret // the client secret; empty for a public client
+	ClientAuth       string // ClientAuthBasic or ClientAuthPost
+	HTTPTimeout      time.Duration
 	// InsecureHTTP allows plain-http URLs (configured and discovered) to
 	// hosts that are not loopback: the operator's explicit choice for a
 	// provider reached inside the cluster.
@@ -279,7 +282,7 @@ type providerDefaults struct {
 var singleVars = []string{
 	EnvAuthIssuer, EnvAuthJWKSURL, EnvAuthPublicKey, EnvAuthPublicKey + "_FILE", EnvAuthAudience,
 	EnvAuthAlgorithms, EnvAuthLeeway, EnvAuthTokenURL, EnvAuthClientID, EnvAuthClientSecret,
-	EnvAuthClientSecret + "_FILE", EnvAuthClientAuth, EnvAuthInsecureHTTP,
+	EnvAuthClientSecret + "_FILE", EnvAuthClientAuth, EnvAuthInsecureHTTP, EnvAuthTrustUnverifiedEmail, EnvAuthAllowAnyAudience,
 }
 
 func loadProviders(r reader, d providerDefaults) []Provider {
@@ -334,16 +337,17 @@ func singleEntry(r reader) (entry, bool) {
 		ClientAuth: r.get(EnvAuthClientAuth),
 		secret:     r.secret(EnvAuthClientSecret),
 	}
+	if r.get(EnvAuthPublicKey+"_FILE") != "" {
+		e.publicKeyFrom = EnvAuthPublicKey + "_FILE"
+	}
 	if r.get(EnvAuthLeeway) != "" {
 		lw := duration(r.duration(EnvAuthLeeway, verify.DefaultLeeway))
 		e.Leeway = &lw
 	}
-	if v := r.get(EnvAuthInsecureHTTP); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			r.errs.add("%s: must be true or false", EnvAuthInsecureHTTP)
-		}
-		e.InsecureHTTP = b
+	e.TrustUnverifiedEmail = boolean(r.get(EnvAuthTrustUnverifiedEmail), EnvAuthTrustUnverifiedEmail, r.errs)
+	e.AllowAnyAudience = boolean(r.get(EnvAuthAllowAnyAudience), EnvAuthAllowAnyAudience, r.errs)
+	if b := boolean(r.get(EnvAuthInsecureHTTP), EnvAuthInsecureHTTP, r.errs); b != nil {
+		e.InsecureHTTP = *b
 	}
 	if e.Issuer == "" && e.JWKSURL == "" && e.PublicKey == "" {
 		r.errs.add("a provider is required: set %s, %s or %s (or %s)", EnvAuthJWKSURL, EnvAuthPublicKey, EnvAuthIssuer, EnvAuthProviders)
@@ -386,6 +390,10 @@ func EnvName(field string) string {
 		return EnvSubMapping
 	case "sub_uuid_namespace":
 		return EnvSubNamespace
+	case "trust_unverified_email":
+		return EnvAuthTrustUnverifiedEmail
+	case "allow_any_audience":
+		return EnvAuthAllowAnyAudience
 	}
 	return field
 }
@@ -427,6 +435,19 @@ func checkProvider(errs *problems, p *Provider, name func(field string) string) 
 	if p.HTTPTimeout <= 0 {
 		p.HTTPTimeout = DefaultHTTPTimeout
 	}
+}
+
+// boolean reads v as true or false (strconv.ParseBool); empty is nil.
+func boolean(v, name string, errs *problems) *bool {
+	if v == "" {
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		errs.add("%s: must be true or false", name)
+		return nil
+	}
+	return &b
 }
 
 func subMapping(v, name string, errs *problems) claims.SubMapping {

@@ -824,7 +824,7 @@ func TestLoadProvidersGlobalDefaults(t *testing.T) {
 		"SUB_MAPPING":         "uuid5",
 		"SUB_UUID_NAMESPACE":  "6ba7b812-9dad-11d1-80b4-00c04fd430c8",
 		"AUTH_HTTP_TIMEOUT":   "3s",
-		"AUTH_PROVIDERS":      `[{"name":"a","issuer":"https://a.example"},{"name":"b","issuer":"https://b.example","sub_mapping":"passthrough","claims_passthrough":[],"leeway":0,"http_timeout":7}]`,
+		"AUTH_PROVIDERS":      `[{"name":"a","issuer":"https://a.example","sub_mapping":"uuid5"},{"name":"b","issuer":"https://b.example","sub_mapping":"passthrough","claims_passthrough":[],"leeway":0,"http_timeout":7}]`,
 	})
 	a, b := cfg.Providers[0], cfg.Providers[1]
 	if !slices.Equal(a.Mapping.Passthrough, []string{"email", "tenant"}) || a.Mapping.Sub != claims.SubUUID5 || a.Mapping.Namespace.String() != "6ba7b812-9dad-11d1-80b4-00c04fd430c8" || a.HTTPTimeout != 3*time.Second {

@@ -66,8 +66,10 @@ var configSeeds = func() []struct {
 		{good, "", "client-secret-2", "", "AUTH_JWKS_URL=https://idp.example.com/jwks", false},
 		{good, "", "", "", "AUTH_JWKS_URL=ftp://idp\nAUTH_ALGORITHMS=HS256,none\nAUTH_LEEWAY=-1\nPORT=0\nLOG_LEVEL=loud\nSUB_MAPPING=uuid7\nSUB_UUID_NAMESPACE=x\nCORS_ALLOWED_ORIGINS=*,https://a.example/path\nSUPABASE_JWT_MAX_TTL=0", false},
 		{good, "", "", "", "AUTH_PUBLIC_KEY={\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}\nAUTH_JWKS_URL=https://idp.example.com/jwks", false},
-		{good, "", "", "", "AUTH_PUBLIC_KEY_FILE=-----BEGIN PUBLIC KEY-----\nAUTH_ISSUER=https://idp.example.com/", true},
-		{good, "", "client-secret-3", `[{"name":"a","issuer":"https://a.example/","jwks_url":"https://a.example/jwks","client_id":"c","client_secret_env":"FUZZ_CLIENT_SECRET","claims_map":{"org_id":"/org","app_metadata.tenant":"/t/0"}},{"name":"b","issuer":"https://b.example/","audience":["x","y"],"algorithms":"ES256","leeway":"10s","http_timeout":3,"sub_mapping":"uuid5","client_id":"d","client_secret_file":"@SECRET_FILE@","client_auth":"post"}]`, "", true},
+		// An unusable key is a configuration error (it named no variable when
+		// the functions found it later).
+		{good, "", "", "", "AUTH_PUBLIC_KEY_FILE=-----BEGIN PUBLIC KEY-----\nAUTH_ISSUER=https://idp.example.com/", false},
+		{good, "", "client-secret-3", `[{"name":"a","issuer":"https://a.example/","jwks_url":"https://a.example/jwks","sub_mapping":"passthrough","client_id":"c","client_secret_env":"FUZZ_CLIENT_SECRET","claims_map":{"org_id":"/org","app_metadata.tenant":"/t/0"}},{"name":"b","issuer":"https://b.example/","audience":["x","y"],"algorithms":"ES256","leeway":"10s","http_timeout":3,"sub_mapping":"uuid5","client_id":"d","client_secret_file":"@SECRET_FILE@","client_auth":"post"}]`, "", true},
 		{good, "", "", `[{"name":"a","issuer":"https://a.example/","client_secret":"inline-secret-value","claims_map":{"role":"/r","app_metadata.provider":"/p","x":"nope"}}]`, "", false},
 		{good, "", "", "- name: a\n  issuer: https://a.example/\n  client_secret_env: FUZZ_CLIENT_SECRET\n- name: a\n  issuer: https://a.example/\n", "", false},
 		{good, "", "", "- name: a\n  issuer: https://a.example/\n---\n- name: b\n  issuer: https://b.example/\n", "", false},

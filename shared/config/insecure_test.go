@@ -65,8 +65,8 @@ func TestProviderURLsMustBeHTTPS(t *testing.T) {
 // entry, and only the entry without it is refused.
 func TestProvidersInsecureHTTPPerEntry(t *testing.T) {
 	list := `[
-	  {"name": "inside", "issuer": "http://dex.auth.svc:5556/dex", "insecure_http": true},
-	  {"name": "outside", "issuer": "http://idp.example.com/"}
+	  {"name": "inside", "issuer": "http://dex.auth.svc:5556/dex", "insecure_http": true, "sub_mapping": "uuid5"},
+	  {"name": "outside", "issuer": "http://idp.example.com/", "sub_mapping": "uuid5"}
 	]`
 	_, err := load(t, map[string]string{"SUPABASE_JWT_SECRET": testSecret, "AUTH_PROVIDERS": list})
 	checkErr(t, err, []string{"AUTH_PROVIDERS[1] (outside).issuer: plain http", "AUTH_PROVIDERS[1] (outside).insecure_http"}, []string{"idp.example.com"})

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"supabridge/shared/claims"
+	"supabridge/shared/keys"
 	"supabridge/shared/verify"
 )
 
@@ -39,12 +40,20 @@ type entry struct {
 	ClientAuth        string            `json:"client_auth"`
 	HTTPTimeout       *duration         `json:"http_timeout"`
 	InsecureHTTP      bool              `json:"insecure_http"`
+	// TrustUnverifiedEmail mints the email even when email_verified is
+	// not true.
+	TrustUnverifiedEmail *bool `json:"trust_unverified_email"`
+	// AllowAnyAudience opts out of the audience check, on purpose.
+	AllowAnyAudience *bool `json:"allow_any_audience"`
 	// ClientSecret is refused: a secret does not belong in a ConfigMap.
 	ClientSecret *string `json:"client_secret"`
 
 	// secret is the client secret already read (the single-provider
 	// variables); nil means read client_secret_env or client_secret_file.
 	secret []byte
+	// publicKeyFrom names the variable PublicKey was read from when it is
+	// not the field's own name (AUTH_PUBLIC_KEY_FILE).
+	publicKeyFrom string
 }
 
 // stringList accepts "a" or ["a","b"].
@@ -105,9 +114,8 @@ func parseProviders(r reader, from string, data []byte, d providerDefaults) []Pr
 		r.errs.add("%s: not JSON or YAML", from)
 		return nil
 	}
-	var entries []entry
-	if err := jsonStrict(js, &entries); err != nil {
-		r.errs.add("%s: %s", from, describeJSONError(err))
+	entries, ok := decodeEntries(r.errs, from, js)
+	if !ok {
 		return nil
 	}
 	if len(entries) == 0 {
@@ -117,10 +125,7 @@ func parseProviders(r reader, from string, data []byte, d providerDefaults) []Pr
 	out := make([]Provider, 0, len(entries))
 	names, issuers := map[string]bool{}, map[string]bool{}
 	for i, e := range entries {
-		label := fmt.Sprintf("%s[%d]", from, i)
-		if e.Name != "" {
-			label = fmt.Sprintf("%s[%d] (%s)", from, i, e.Name)
-		}
+		label := entryLabel(from, i, e.Name)
 		field := func(f string) string { return label + "." + f }
 		if !namePattern.MatchString(e.Name) {
 			r.errs.add("%s: required, lower-case letters, digits, - and _", field("name"))
@@ -136,6 +141,12 @@ func parseProviders(r reader, from string, data []byte, d providerDefaults) []Pr
 		issuers[e.Issuer] = true
 		if e.ClientSecret != nil {
 			r.errs.add("%s: not allowed inline; use client_secret_env or client_secret_file", field("client_secret"))
+		}
+		if len(entries) > 1 && e.SubMapping == "" {
+			// Two providers may issue the same sub: passthrough would make
+			// their users one Supabase user to every policy keyed on sub.
+			// That must be a choice, made for each provider.
+			r.errs.add("%s: required when several providers are listed: uuid5 keeps each provider's users apart, passthrough lets two providers' equal subs be one user", field("sub_mapping"))
 		}
 		out = append(out, r.provider(e, d, field))
 	}
@@ -171,6 +182,10 @@ func (r reader) provider(e entry, d providerDefaults, field func(string) string)
 	case e.secret != nil:
 	case e.ClientSecretEnv != "" && e.ClientSecretFile != "":
 		r.errs.add("%s and client_secret_file are both set; set one", field("client_secret_env"))
+	case e.ClientSecretEnv != "" && ownVariable(e.ClientSecretEnv):
+		// SUPABASE_JWT_SECRET here would send the Supabase secret to the
+		// provider (and into its logs) as our client secret.
+		r.errs.add("%s: names %s, a variable supabridge reads itself; give the client secret a variable of its own", field("client_secret_env"), e.ClientSecretEnv)
 	case e.ClientSecretEnv != "":
 		v := r.get(e.ClientSecretEnv)
 		if v == "" {
@@ -194,9 +209,101 @@ func (r reader) provider(e entry, d providerDefaults, field func(string) string)
 	if e.SubUUIDNamespace != "" {
 		p.Mapping.Namespace = namespace(e.SubUUIDNamespace, field("sub_uuid_namespace"), r.errs)
 	}
+	if e.TrustUnverifiedEmail != nil {
+		p.Mapping.TrustUnverifiedEmail = *e.TrustUnverifiedEmail
+	}
+	if e.AllowAnyAudience != nil && *e.AllowAnyAudience {
+		p.AllowAnyAudience = true
+		if len(p.Audience) > 0 {
+			r.errs.add("%s and %s are both set; set one", field("allow_any_audience"), field("audience"))
+		}
+	}
 	p.Mapping.Rules = rules(e.ClaimsMap, field("claims_map"), r.errs)
+	if len(p.PublicKey) > 0 {
+		// Parsed here, as the functions will parse it, so that an unusable
+		// key is a configuration error naming what the operator set, not a
+		// later `bridge: provider "default": public key` error.
+		if _, err := keys.NewStatic(p.PublicKey); err != nil {
+			name := field("public_key")
+			if e.publicKeyFrom != "" {
+				name = e.publicKeyFrom
+			}
+			r.errs.add("%s: %s", name, strings.TrimPrefix(err.Error(), "keys: "))
+		}
+	}
 	checkProvider(r.errs, &p, field)
 	return p
+}
+
+// entryLabel names entry i of from the way errors do: AUTH_PROVIDERS[1] (b).
+func entryLabel(from string, i int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("%s[%d]", from, i)
+	}
+	return fmt.Sprintf("%s[%d] (%s)", from, i, name)
+}
+
+// decodeEntries decodes the list one entry at a time, so that an error
+// names the entry (by index and, when it has one, name) and the field: a
+// list of ten providers with one "isuer" should say which. A member whose
+// value does not decode is found by decoding the entry's members one by
+// one. It reports false when any entry fails.
+func decodeEntries(errs *problems, from string, js []byte) ([]entry, bool) {
+	var raws []json.RawMessage
+	if err := jsonStrict(js, &raws); err != nil {
+		errs.add("%s: not a JSON array of provider objects", from)
+		return nil, false
+	}
+	entries := make([]entry, len(raws))
+	ok := true
+	for i, raw := range raws {
+		err := jsonStrict(raw, &entries[i])
+		if err == nil {
+			continue
+		}
+		ok = false
+		var named struct {
+			Name string `json:"name"`
+		}
+		_ = json.Unmarshal(raw, &named) // for the label only
+		label := entryLabel(from, i, named.Name)
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			errs.add("%s: not a provider object", label)
+			continue
+		}
+		keys := make([]string, 0, len(members))
+		for k := range members {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		found := false
+		for _, k := range keys {
+			one, _ := json.Marshal(map[string]json.RawMessage{k: members[k]})
+			var e entry
+			if err := jsonStrict(one, &e); err != nil {
+				if f, unknown := strings.CutPrefix(err.Error(), "json: unknown field "); unknown {
+					errs.add("%s: unknown field %s", label, f)
+				} else {
+					errs.add("%s.%s: %s", label, k, describeValueError(err))
+				}
+				found = true
+			}
+		}
+		if !found {
+			errs.add("%s: %s", label, describeValueError(err))
+		}
+	}
+	return entries, ok
+}
+
+// describeValueError says what is wrong with a field's value without
+// quoting it.
+func describeValueError(err error) string {
+	if msg := err.Error(); strings.HasPrefix(msg, "want ") {
+		return msg
+	}
+	return "has the wrong type"
 }
 
 // yamlDocuments counts the YAML documents in data.
@@ -249,20 +356,3 @@ func rules(m map[string]string, label string, errs *problems) []Rule {
 
 // Rule is claims.Rule, named here for brevity.
 type Rule = claims.Rule
-
-// describeJSONError keeps the field name of a decoding error and drops any
-// value it quotes.
-func describeJSONError(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" { // "" is the top level: not a list
-		return fmt.Sprintf("field %q has the wrong type", te.Field)
-	}
-	msg := err.Error()
-	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return "unknown field " + f
-	}
-	if strings.Contains(msg, "want ") {
-		return msg
-	}
-	return "not a JSON array of provider objects"
-}

@@ -81,6 +81,7 @@ func newSigningFixture(b *testing.B, alg string, nProviders int, signing map[str
 		Issuer   string `json:"issuer"`
 		JWKSURL  string `json:"jwks_url"`
 		Audience string `json:"audience"`
+		Sub      string `json:"sub_mapping"`
 	}
 	var (
 		entries []entry
@@ -90,7 +91,7 @@ func newSigningFixture(b *testing.B, alg string, nProviders int, signing map[str
 	for i, a := range algs {
 		k := testprovider.NewKey(b, fmt.Sprintf("k%d", i), a)
 		p := testprovider.New(b, fmt.Sprintf("/application/o/app%d/", i), k)
-		entries = append(entries, entry{Name: fmt.Sprintf("app%d", i), Issuer: p.Issuer, JWKSURL: p.JWKSURL(), Audience: "app"})
+		entries = append(entries, entry{Name: fmt.Sprintf("app%d", i), Issuer: p.Issuer, JWKSURL: p.JWKSURL(), Audience: "app", Sub: "passthrough"})
 		if a == alg {
 			f.key, prov, f.issuer = k, p, p.Issuer
 		}

@@ -78,9 +78,10 @@ func newRefreshFuzzEnv(tb testing.TB) *refreshFuzzEnv {
 	tb.Helper()
 	now := time.Unix(1_900_000_000, 0)
 	type prov struct {
-		Name      string `json:"name"`
-		Issuer    string `json:"issuer"`
-		PublicKey string `json:"public_key"`
+		Name       string `json:"name"`
+		Issuer     string `json:"issuer"`
+		PublicKey  string `json:"public_key"`
+		SubMapping string `json:"sub_mapping"`
 	}
 	var provs []prov
 	env := &refreshFuzzEnv{}
@@ -94,7 +95,7 @@ func newRefreshFuzzEnv(tb testing.TB) *refreshFuzzEnv {
 			tb.Fatal(err)
 		}
 		iss := "https://" + name + ".fuzz.example/"
-		provs = append(provs, prov{name, iss, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))})
+		provs = append(provs, prov{name, iss, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), "passthrough"})
 		id, err := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
 			"iss": iss, "sub": "user-" + name, "aud": "client", "iat": now.Unix(), "exp": now.Unix() + 600,
 		}).SignedString(k)
