@@ -191,10 +191,11 @@ func newMigrateWorld(t *testing.T, mapping string) *migrateWorld {
 		if providers != "" {
 			providers += ","
 		}
-		providers += fmt.Sprintf(`{"name":%q,"issuer":%q,"jwks_url":%q}`, p.name, p.issuer, prov.JWKSURL())
+		// With several providers each entry states its sub_mapping.
+		providers += fmt.Sprintf(`{"name":%q,"issuer":%q,"jwks_url":%q,"sub_mapping":%q}`, p.name, p.issuer, prov.JWKSURL(), mapping)
 	}
 	w.exch, err = platform.NewHandler(t.Context(), "exchange", exchange.New, config.MapEnv(map[string]string{
-		"SUPABASE_JWT_SECRET": string(secret), "AUTH_PROVIDERS": "[" + providers + "]", "SUB_MAPPING": mapping,
+		"SUPABASE_JWT_SECRET": string(secret), "AUTH_PROVIDERS": "[" + providers + "]",
 	}), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
