@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"supabridge/internal/testkit"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/internal/postgrest"
@@ -229,15 +231,15 @@ func withKid(t *testing.T, secret []byte, c jwt.MapClaims, kid string) string {
 // published key of the token's type, and its signature must verify; none
 // of the refused tokens starts a transaction.
 func gatewayRefusesWithJWKS(t *testing.T, c jwt.MapClaims) {
-	own, other := newModeKey(t, "bridge"), newModeKey(t, "bridge")
+	own, other := testkit.NewSigningKey(t, "bridge"), testkit.NewSigningKey(t, "bridge")
 	secret := randomSecret(t)
-	jwks := []byte(`{"keys":[` + own.public + `]}`)
-	es := func(k modeKey, kid string) string {
+	jwks := []byte(`{"keys":[` + own.Public + `]}`)
+	es := func(k testkit.SigningKey, kid string) string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 		if kid != "" {
 			tok.Header["kid"] = kid
 		}
-		s, err := tok.SignedString(k.key)
+		s, err := tok.SignedString(k.Key)
 		if err != nil {
 			t.Fatal(err)
 		}

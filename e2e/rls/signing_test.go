@@ -1,14 +1,12 @@
 package rls
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"testing"
 
-	"github.com/MicahParks/jwkset"
+	"supabridge/internal/testkit"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"supabridge/internal/postgrest"
@@ -38,32 +36,6 @@ type foreignSigner struct {
 	want error
 }
 
-// modeKey is an EC P-256 key with its JWKs, as supabridge keys
-// signing-key makes them.
-type modeKey struct {
-	key             *ecdsa.PrivateKey
-	kid             string
-	private, public string
-}
-
-func newModeKey(t *testing.T, kid string) modeKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := func(key any, private bool) string {
-		j, err := jwkset.NewJWKFromKey(key, jwkset.JWKOptions{Marshal: jwkset.JWKMarshalOptions{Private: private},
-			Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: jwkset.AlgES256, USE: jwkset.UseSig}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(j.Marshal())
-		return string(b)
-	}
-	return modeKey{key: k, kid: kid, private: enc(k, true), public: enc(&k.PublicKey, false)}
-}
-
 // signingModes are the legacy secret (HS256, no kid; PostgREST holds the
 // passphrase) and a key of the bridge's own (ES256 with its kid; PostgREST
 // holds JWT_JWKS at the end of the migration path: Auth's EC key and the
@@ -71,9 +43,9 @@ func newModeKey(t *testing.T, kid string) modeKey {
 func signingModes(t *testing.T) []signingMode {
 	t.Helper()
 	secret := randomSecret(t)
-	own := newModeKey(t, "supabridge-rls")
-	auth := newModeKey(t, "auth-rls")
-	jwks, err := json.Marshal(map[string][]json.RawMessage{"keys": {json.RawMessage(auth.public), json.RawMessage(own.public)}})
+	own := testkit.NewSigningKey(t, "supabridge-rls")
+	auth := testkit.NewSigningKey(t, "auth-rls")
+	jwks, err := json.Marshal(map[string][]json.RawMessage{"keys": {json.RawMessage(auth.Public), json.RawMessage(own.Public)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,21 +61,21 @@ func signingModes(t *testing.T) []signingMode {
 			},
 		},
 		{
-			name: "ES256", alg: "ES256", kid: own.kid,
-			env:   map[string]string{"SUPABRIDGE_SIGNING_KEY": own.private, "JWT_SECRET": string(secret)},
+			name: "ES256", alg: "ES256", kid: own.KID,
+			env:   map[string]string{"SUPABRIDGE_SIGNING_KEY": own.Private, "JWT_SECRET": string(secret)},
 			pgrst: jwks,
 			sign: func(t *testing.T, c jwt.MapClaims) string {
 				tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
-				tok.Header["kid"] = own.kid
-				s, err := tok.SignedString(own.key)
+				tok.Header["kid"] = own.KID
+				s, err := tok.SignedString(own.Key)
 				if err != nil {
 					t.Fatal(err)
 				}
 				return s
 			},
 			foreign: []foreignSigner{
-				{"a key not in the JWKS", map[string]string{"SUPABRIDGE_SIGNING_KEY": newModeKey(t, "not-published").private}, postgrest.ErrNoKey},
-				{"a kid pointing at another key", map[string]string{"SUPABRIDGE_SIGNING_KEY": newModeKey(t, own.kid).private}, postgrest.ErrSignature},
+				{"a key not in the JWKS", map[string]string{"SUPABRIDGE_SIGNING_KEY": testkit.NewSigningKey(t, "not-published").Private}, postgrest.ErrNoKey},
+				{"a kid pointing at another key", map[string]string{"SUPABRIDGE_SIGNING_KEY": testkit.NewSigningKey(t, own.KID).Private}, postgrest.ErrSignature},
 				{"the legacy secret, its oct key removed", map[string]string{"SUPABASE_JWT_SECRET": string(secret)}, postgrest.ErrNoKey},
 			},
 		},

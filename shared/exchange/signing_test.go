@@ -1,9 +1,6 @@
 package exchange_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,7 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/MicahParks/jwkset"
+	"supabridge/internal/testkit"
+
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 
@@ -24,30 +22,6 @@ import (
 	"supabridge/shared/exchange"
 	"supabridge/shared/platform"
 )
-
-// bridgeKey is a signing key of the bridge's own, as JWKs.
-type bridgeKey struct {
-	kid             string
-	private, public string
-}
-
-func newBridgeKey(t *testing.T, kid string) bridgeKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := func(key any, private bool) string {
-		j, err := jwkset.NewJWKFromKey(key, jwkset.JWKOptions{Marshal: jwkset.JWKMarshalOptions{Private: private},
-			Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: jwkset.AlgES256, USE: jwkset.UseSig}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(j.Marshal())
-		return string(b)
-	}
-	return bridgeKey{kid: kid, private: enc(k, true), public: enc(&k.PublicKey, false)}
-}
 
 // deployment is the exchange function as its binary serves it
 // (platform.NewHandler), trusting prov, with the signing variables of env.
@@ -113,14 +87,14 @@ func TestRotationEndToEnd(t *testing.T) {
 		c["aud"] = "app"
 		return pk.Sign(t, c, nil)
 	}
-	k2025, k2026 := newBridgeKey(t, "bridge-2025"), newBridgeKey(t, "bridge-2026")
+	k2025, k2026 := testkit.NewSigningKey(t, "bridge-2025"), testkit.NewSigningKey(t, "bridge-2026")
 
-	before := deployment(t, prov, map[string]string{"SUPABRIDGE_SIGNING_KEY": k2025.private})
+	before := deployment(t, prov, map[string]string{"SUPABRIDGE_SIGNING_KEY": k2025.Private})
 	old := mintVia(t, before, providerToken())
-	during := deployment(t, prov, map[string]string{"SUPABRIDGE_SIGNING_KEY": k2026.private, "SUPABRIDGE_PREVIOUS_KEYS": k2025.public, "JWT_SECRET": secret})
+	during := deployment(t, prov, map[string]string{"SUPABRIDGE_SIGNING_KEY": k2026.Private, "SUPABRIDGE_PREVIOUS_KEYS": k2025.Public, "JWT_SECRET": secret})
 	fresh := mintVia(t, during, providerToken())
-	stranger := mintVia(t, deployment(t, prov, map[string]string{"SUPABRIDGE_SIGNING_KEY": newBridgeKey(t, "bridge-2026").private}), providerToken())
-	after := deployment(t, prov, map[string]string{"SUPABRIDGE_SIGNING_KEY": k2026.private})
+	stranger := mintVia(t, deployment(t, prov, map[string]string{"SUPABRIDGE_SIGNING_KEY": testkit.NewSigningKey(t, "bridge-2026").Private}), providerToken())
+	after := deployment(t, prov, map[string]string{"SUPABRIDGE_SIGNING_KEY": k2026.Private})
 
 	for tok, kid := range map[string]string{old: "bridge-2025", fresh: "bridge-2026"} {
 		if h := headerOf(t, tok); h["alg"] != "ES256" || h["kid"] != kid {
