@@ -1,0 +1,167 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// header is what the verifier reads of a JOSE header (RFC 7515 §4): the
+// last "alg" and "kid" members and whether they are strings, and whether
+// "crit" is present. It accepts and refuses exactly the headers
+// encoding/json decodes into a map[string]any, as golang-jwt's parser does:
+// a JSON object or null, every number in it one a float64 holds. No other
+// member is read: the key comes from the provider's configured source
+// only, never from jku, x5u, jwk or x5c.
+type header struct {
+	alg, kid       []byte // unescaped; slices of the decoded header when they need no unescaping
+	hasAlg, hasKid bool   // the last alg (kid) member is a JSON string
+	crit           bool
+}
+
+// headerOptions read what encoding/json reads: repeated names (the last
+// counts) and invalid UTF-8 in strings.
+var headerOptions = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+
+// decode reads data, a decoded JOSE header, into h.
+func (h *header) decode(data []byte) error {
+	return jsonv2.Unmarshal(data, (*headerOf)(h), headerOptions)
+}
+
+// headerOf is a json v2 UnmarshalerFrom: json.Unmarshal hands it a pooled
+// decoder and checks that nothing follows the header's value.
+type headerOf header
+
+var errNotObject = errors.New("verify: header is not a JSON object")
+
+// UnmarshalJSONFrom implements the json v2 UnmarshalerFrom interface.
+func (h *headerOf) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch dec.PeekKind() {
+	case 'n': // null decodes into a nil map: no alg, refused later
+		_, err := dec.ReadToken()
+		return err
+	case '{':
+	default:
+		_, err := dec.ReadValue()
+		if err == nil {
+			err = errNotObject
+		}
+		return err
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for dec.PeekKind() != '}' {
+		rawName, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		name, err := unquote(rawName)
+		if err != nil {
+			return err
+		}
+		// What ReadValue returns is valid until the next read: the name
+		// is matched before its value is read.
+		var dst *[]byte
+		var has *bool
+		switch string(name) {
+		case "alg":
+			dst, has = &h.alg, &h.hasAlg
+		case "kid":
+			dst, has = &h.kid, &h.hasKid
+		case "crit":
+			h.crit = true
+		}
+		kind := dec.PeekKind()
+		v, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		if err := floatsFit(v, kind); err != nil {
+			return err
+		}
+		if dst != nil {
+			if *dst, *has, err = stringValue(v, kind); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := dec.ReadToken()
+	return err
+}
+
+// stringValue returns a copy of the unescaped string v when it is a JSON
+// string; another type reads as absent, as a failed string assertion on a
+// map[string]any value does.
+func stringValue(v jsontext.Value, kind jsontext.Kind) ([]byte, bool, error) {
+	if kind != '"' {
+		return nil, false, nil
+	}
+	s, err := unquote(v)
+	if err != nil {
+		return nil, false, err
+	}
+	return bytes.Clone(s), true, nil
+}
+
+// floatsFit refuses a value holding a number that a float64 cannot hold
+// (1e400): encoding/json refuses it when it decodes the number into an
+// interface value, and so golang-jwt refused the whole header.
+func floatsFit(v jsontext.Value, kind jsontext.Kind) error {
+	switch kind {
+	case '0':
+		_, err := strconv.ParseFloat(string(v), 64)
+		return err
+	case '{', '[':
+	default:
+		return nil
+	}
+	if bytes.IndexAny(v, "0123456789") < 0 {
+		return nil
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(v), headerOptions)
+	for {
+		switch k := dec.PeekKind(); k {
+		case 0:
+			_, err := dec.ReadToken()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		case '{', '}', '[', ']':
+			if _, err := dec.ReadToken(); err != nil {
+				return err
+			}
+		default:
+			n, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			if k == '0' {
+				if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// unquote returns the unescaped content of a raw JSON string: a slice of
+// it when it holds no escape and is valid UTF-8, else the string as
+// encoding/json decodes it (U+FFFD in place of invalid UTF-8).
+func unquote(raw []byte) ([]byte, error) {
+	if in := raw[1 : len(raw)-1]; bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+		return in, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
