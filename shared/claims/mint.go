@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"supabridge/shared/oauth"
 )
 
 // Errors returned by [Minter.Mint] and [NewMinter].
@@ -111,9 +113,14 @@ type Minter struct {
 	maxTTL   time.Duration
 	now      func() time.Time
 	prefix   []byte // {"iss":<issuer>,"aud":<audience>,"sub":
-	// macs holds keyed HMAC-SHA256 states when the signer is HS256, reset
-	// before each use, so that a token costs no hmac.New.
+	// macs holds keyed HMAC-SHA256 states (*macState) when the signer is
+	// HS256, reset before each use, so that a token costs no hmac.New.
 	macs *sync.Pool
+}
+
+type macState struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
 }
 
 // NewMinter returns a Minter for cfg; now defaults to time.Now.
@@ -134,11 +141,11 @@ func NewMinter(cfg Config, now func() time.Time) (*Minter, error) {
 	if m.now == nil {
 		m.now = time.Now
 	}
-	m.prefix = append([]byte(`{"iss":`), appendString(nil, m.issuer)...)
-	m.prefix = append(append(m.prefix, `,"aud":`...), appendString(nil, m.audience)...)
+	m.prefix = append([]byte(`{"iss":`), oauth.AppendString(nil, m.issuer)...)
+	m.prefix = append(append(m.prefix, `,"aud":`...), oauth.AppendString(nil, m.audience)...)
 	m.prefix = append(m.prefix, `,"sub":`...)
 	if secret, ok := m.signer.key.([]byte); ok && m.signer.method == jwt.SigningMethodHS256 {
-		m.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}
+		m.macs = &sync.Pool{New: func() any { return &macState{mac: hmac.New(sha256.New, secret)} }}
 	}
 	return m, nil
 }
@@ -194,19 +201,18 @@ func (m *Minter) MintCompiled(p *Payload, c *CompiledMapping) (Token, error) {
 // base64url signature to it. HS256 is HMAC-SHA256 (RFC 7518 §3.2) with a
 // pooled keyed state; the other algorithms go through the Signer.
 func (m *Minter) appendSignature(b []byte) ([]byte, error) {
-	var sig []byte
 	if m.macs != nil {
-		mac := m.macs.Get().(hash.Hash)
-		mac.Reset()
-		mac.Write(b)
-		var sum [sha256.Size]byte
-		sig = mac.Sum(sum[:0])
-		m.macs.Put(mac)
-	} else {
-		var err error
-		if sig, err = m.signer.Sign(string(b)); err != nil {
-			return nil, err
-		}
+		st := m.macs.Get().(*macState)
+		st.mac.Reset()
+		st.mac.Write(b)
+		b = append(b, '.')
+		b = base64.RawURLEncoding.AppendEncode(b, st.mac.Sum(st.sum[:0]))
+		m.macs.Put(st)
+		return b, nil
+	}
+	sig, err := m.signer.Sign(string(b))
+	if err != nil {
+		return nil, err
 	}
 	b = append(b, '.')
 	return base64.RawURLEncoding.AppendEncode(b, sig), nil
@@ -256,7 +262,7 @@ func (m *Minter) appendClaims(b []byte, p *Payload, c *CompiledMapping, sub stri
 	c.gather(p, vals)
 
 	b = append(b, m.prefix...)
-	b = appendString(b, sub)
+	b = oauth.AppendString(b, sub)
 	b = append(b, `,"role":"`+Role+`","iat":`...)
 	b = strconv.AppendInt(b, now.Unix(), 10)
 	b = append(b, `,"exp":`...)
@@ -286,9 +292,9 @@ func (c *CompiledMapping) appendMembers(b []byte, p *Payload, vals []json.RawMes
 		b = append(b, c.slots[i].key...)
 		switch i {
 		case c.userIss:
-			b = appendString(b, p.Issuer)
+			b = oauth.AppendString(b, p.Issuer)
 		case c.userSub:
-			b = appendString(b, p.Subject)
+			b = oauth.AppendString(b, p.Subject)
 		default:
 			b = appendCompact(b, v)
 		}
@@ -309,19 +315,4 @@ func appendCompact(b []byte, v json.RawMessage) []byte {
 		return append(b, v...)
 	}
 	return append(b, out.Bytes()...)
-}
-
-// appendString appends s as a JSON string exactly as json.Marshal writes
-// it: printable ASCII other than the quote, the backslash and <, >, & (which
-// encoding/json escapes for HTML) as is; anything else through json.Marshal.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

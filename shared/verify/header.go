@@ -20,8 +20,8 @@ import (
 // member is read: the key comes from the provider's configured source
 // only, never from jku, x5u, jwk or x5c.
 type header struct {
-	alg, kid       []byte // unescaped; slices of the decoded header when they need no unescaping
-	hasAlg, hasKid bool   // the last alg (kid) member is a JSON string
+	alg, kid       string
+	hasAlg, hasKid bool // the last alg (kid) member is a JSON string
 	crit           bool
 }
 
@@ -68,15 +68,13 @@ func (h *headerOf) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		}
 		// What ReadValue returns is valid until the next read: the name
 		// is matched before its value is read.
-		var dst *[]byte
-		var has *bool
-		switch string(name) {
-		case "alg":
-			dst, has = &h.alg, &h.hasAlg
-		case "kid":
-			dst, has = &h.kid, &h.hasKid
+		member := string(name) // no copy: compared, not kept
+		switch member {
 		case "crit":
 			h.crit = true
+		case "alg", "kid":
+		default:
+			member = ""
 		}
 		kind := dec.PeekKind()
 		v, err := dec.ReadValue()
@@ -86,28 +84,37 @@ func (h *headerOf) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err := floatsFit(v, kind); err != nil {
 			return err
 		}
-		if dst != nil {
-			if *dst, *has, err = stringValue(v, kind); err != nil {
-				return err
-			}
+		switch member {
+		case "alg":
+			h.alg, h.hasAlg, err = stringValue(v, kind)
+		case "kid":
+			h.kid, h.hasKid, err = stringValue(v, kind)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	_, err := dec.ReadToken()
 	return err
 }
 
-// stringValue returns a copy of the unescaped string v when it is a JSON
-// string; another type reads as absent, as a failed string assertion on a
+// stringValue returns the unescaped string v when it is a JSON string;
+// another type reads as absent, as a failed string assertion on a
 // map[string]any value does.
-func stringValue(v jsontext.Value, kind jsontext.Kind) ([]byte, bool, error) {
+func stringValue(v jsontext.Value, kind jsontext.Kind) (string, bool, error) {
 	if kind != '"' {
-		return nil, false, nil
+		return "", false, nil
 	}
 	s, err := unquote(v)
 	if err != nil {
-		return nil, false, err
+		return "", false, err
 	}
-	return bytes.Clone(s), true, nil
+	for _, a := range Algorithms {
+		if string(s) == a {
+			return a, true, nil // no copy for the names we know
+		}
+	}
+	return string(s), true, nil
 }
 
 // floatsFit refuses a value holding a number that a float64 cannot hold

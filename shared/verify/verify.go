@@ -186,7 +186,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Result, error) {
 		return Result{}, failed(jwt.ErrTokenUnverifiable, "signing method (alg) is unspecified", nil)
 	}
 	m := v.method(h.alg)
-	if m == nil && jwt.GetSigningMethod(string(h.alg)) == nil {
+	if m == nil && jwt.GetSigningMethod(h.alg) == nil {
 		return Result{}, failed(jwt.ErrTokenUnverifiable, "signing method (alg) is unavailable", nil)
 	}
 	sig, err := v.parser.DecodeSegment(s64)
@@ -213,7 +213,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Result, error) {
 	// it is a string, kid.
 	hdr := map[string]any{"alg": m.header}
 	if h.hasKid {
-		hdr["kid"] = string(h.kid)
+		hdr["kid"] = h.kid
 	}
 	tok := &jwt.Token{Raw: raw, Method: m.SigningMethod, Header: hdr, Claims: c, Signature: sig}
 	key, err := e.policy.Keys.Key(ctx, tok)
@@ -247,9 +247,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Result, error) {
 }
 
 // method returns the allowed method named alg, or nil.
-func (v *Verifier) method(alg []byte) *method {
+func (v *Verifier) method(alg string) *method {
 	for i := range v.methods {
-		if v.methods[i].alg == string(alg) {
+		if v.methods[i].alg == alg {
 			return &v.methods[i]
 		}
 	}
