@@ -92,13 +92,21 @@ func WriteBody(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// verbatim marks the bytes json.Marshal writes as they are in a string.
+var verbatim = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // AppendString appends s as a JSON string exactly as json.Marshal writes it:
 // printable ASCII other than the quote, the backslash and <, >, & (which
 // encoding/json escapes for HTML) as is, anything else through
 // json.Marshal. Tokens (base64url and dots) take the first path.
 func AppendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !verbatim[s[i]] {
 			q, _ := json.Marshal(s) // a string always marshals
 			return append(b, q...)
 		}

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"supabridge/internal/testkit"
 	"github.com/MicahParks/jwkset"
+	"supabridge/internal/testkit"
 
 	"supabridge/shared/config"
 	"supabridge/shared/edge"
