@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
-	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -46,11 +47,24 @@ var _ jwt.Claims = (*Payload)(nil)
 // §4.1 gives it. It comes wrapped with the claim's name.
 var ErrClaimType = errors.New("claims: registered claim of the wrong type")
 
-// decodeOptions make jsontext read exactly what encoding/json reads: a
-// repeated name is allowed (the last one counts), and so is invalid UTF-8
-// in a string (a decoded string gets U+FFFD in its place; a raw value is
-// kept as it came).
-var decodeOptions = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+// Decoder options that make jsontext read exactly what encoding/json
+// reads: a repeated name is allowed (the last one counts), and so is
+// invalid UTF-8 in a string (a decoded string gets U+FFFD in its place; a
+// raw value is kept as it came).
+var (
+	allowDuplicateNames = jsontext.AllowDuplicateNames(true)
+	allowInvalidUTF8    = jsontext.AllowInvalidUTF8(true)
+)
+
+// decoder is a jsontext decoder and the buffer it reads, reused through
+// decoders: a Decoder is a large value, and reading from a bytes.Buffer it
+// parses in place.
+type decoder struct {
+	buf bytes.Buffer
+	dec jsontext.Decoder
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (p *Payload) UnmarshalJSON(data []byte) error {
@@ -68,7 +82,13 @@ func (p *Payload) UnmarshalJSON(data []byte) error {
 func (p *Payload) Decode(data []byte) error {
 	p.RegisteredClaims = jwt.RegisteredClaims{}
 	p.members = p.members[:0]
-	if err := jsonv2.Unmarshal(data, &membersOf{p: p, data: data}, decodeOptions); err != nil {
+	d := decoders.Get().(*decoder)
+	d.buf.Reset()
+	d.buf.Write(data)
+	d.dec.Reset(&d.buf, allowDuplicateNames, allowInvalidUTF8)
+	err := (&membersOf{p: p, data: data}).read(&d.dec)
+	decoders.Put(d)
+	if err != nil {
 		if errors.Is(err, errNull) {
 			return errNull
 		}
@@ -104,17 +124,29 @@ func (p *Payload) Decode(data []byte) error {
 
 var errNull = errors.New("claims: payload is null")
 
-// membersOf reads the top-level object of data into p.members. It is a
-// json v2 UnmarshalerFrom, so json.Unmarshal hands it a pooled decoder
-// reading data in place, and checks that nothing but whitespace follows
-// the object.
+// membersOf reads the top-level object of data into p.members.
 type membersOf struct {
 	p    *Payload
 	data []byte
 }
 
-// UnmarshalJSONFrom implements the json v2 UnmarshalerFrom interface.
-func (m *membersOf) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+// read reads the object from dec, which reads data, and checks that
+// nothing but whitespace follows it.
+func (m *membersOf) read(dec *jsontext.Decoder) error {
+	if err := m.object(dec); err != nil {
+		return err
+	}
+	switch _, err := dec.ReadToken(); {
+	case err == io.EOF:
+		return nil
+	case err == nil:
+		return errors.New("data after the top-level value")
+	default:
+		return err
+	}
+}
+
+func (m *membersOf) object(dec *jsontext.Decoder) error {
 	switch dec.PeekKind() {
 	case 'n':
 		return errNull

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
-	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -25,23 +25,48 @@ type header struct {
 	crit           bool
 }
 
-// headerOptions read what encoding/json reads: repeated names (the last
-// counts) and invalid UTF-8 in strings.
-var headerOptions = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+// Decoder options that read what encoding/json reads: repeated names (the
+// last counts) and invalid UTF-8 in strings.
+var (
+	allowDuplicateNames = jsontext.AllowDuplicateNames(true)
+	allowInvalidUTF8    = jsontext.AllowInvalidUTF8(true)
+)
+
+// decoder is a jsontext decoder and the buffer it reads, reused through
+// decoders: a Decoder is a large value, and reading from a bytes.Buffer it
+// parses in place.
+type decoder struct {
+	buf bytes.Buffer
+	dec jsontext.Decoder
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
 // decode reads data, a decoded JOSE header, into h.
 func (h *header) decode(data []byte) error {
-	return jsonv2.Unmarshal(data, (*headerOf)(h), headerOptions)
+	d := decoders.Get().(*decoder)
+	defer decoders.Put(d)
+	d.buf.Reset()
+	d.buf.Write(data)
+	d.dec.Reset(&d.buf, allowDuplicateNames, allowInvalidUTF8)
+	if err := h.value(&d.dec); err != nil {
+		return err
+	}
+	// Nothing but whitespace may follow the header's value.
+	switch _, err := d.dec.ReadToken(); {
+	case err == io.EOF:
+		return nil
+	case err == nil:
+		return errors.New("verify: data after the header's value")
+	default:
+		return err
+	}
 }
-
-// headerOf is a json v2 UnmarshalerFrom: json.Unmarshal hands it a pooled
-// decoder and checks that nothing follows the header's value.
-type headerOf header
 
 var errNotObject = errors.New("verify: header is not a JSON object")
 
-// UnmarshalJSONFrom implements the json v2 UnmarshalerFrom interface.
-func (h *headerOf) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+// value reads the header's value: an object, or null.
+func (h *header) value(dec *jsontext.Decoder) error {
 	switch dec.PeekKind() {
 	case 'n': // null decodes into a nil map: no alg, refused later
 		_, err := dec.ReadToken()
@@ -132,7 +157,7 @@ func floatsFit(v jsontext.Value, kind jsontext.Kind) error {
 	if bytes.IndexAny(v, "0123456789") < 0 {
 		return nil
 	}
-	dec := jsontext.NewDecoder(bytes.NewReader(v), headerOptions)
+	dec := jsontext.NewDecoder(bytes.NewReader(v), allowDuplicateNames, allowInvalidUTF8)
 	for {
 		switch k := dec.PeekKind(); k {
 		case 0:
