@@ -3,15 +3,21 @@
 //
 // It builds the exchange and refresh binaries as `make build` does
 // (CGO_ENABLED=0, -tags lambda.norpc, -trimpath, -ldflags "-s -w") and the
-// bare-crypto floor server (bench/floor/cmd/floorserver), starts a local
-// JWKS server that counts its fetches, starts both servers on 127.0.0.1,
-// and drives them with vegeta (as a library) over a set of distinct valid
-// RS256 tokens:
+// floor server (bench/floor/cmd/floorserver), starts a local JWKS server
+// that counts its fetches, starts the exchange and the floor server twice
+// (the bare-crypto floor and, with -mode std, the standard-library
+// exchange) on 127.0.0.1, and drives them with vegeta (as a library) over a
+// set of distinct valid RS256 tokens:
 //
 //   - a fixed-rate run (-rate, default 2000 req/s, for -duration, 10 s),
 //   - a max-throughput run (-workers concurrent requests for
 //     -max-duration) against the exchange binary and the same run against
 //     the floor server, alternating -rounds times,
+//   - CPU per request (issue 20): -cpu-rounds rounds of 5 s at -rate
+//     against the exchange, the standard-library floor and the bare floor
+//     in turn; each server's own CPU time (utime+stime) over the requests
+//     it answered, the medians, and the exchange's ratio to both floors
+//     (target: at most 1.25 times the standard-library floor),
 //   - a key-rotation run at the fixed rate: halfway, the JWKS gains a new
 //     key and every later token is signed with it; the run must cost
 //     exactly one JWKS fetch,

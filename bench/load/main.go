@@ -28,6 +28,7 @@ type options struct {
 	coldStarts  int
 	keep        bool
 	logLevel    string
+	cpuRounds   int
 }
 
 // Environment of the pinned child process (see pin).
@@ -48,6 +49,7 @@ func main() {
 	flag.IntVar(&o.coldStarts, "cold-starts", 10, "HTTP-mode cold starts to time (the median is reported)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the build directory and server logs")
 	flag.StringVar(&o.logLevel, "log-level", "info", "the exchange's LOG_LEVEL (info writes one access-log line per request, as deployed)")
+	flag.IntVar(&o.cpuRounds, "cpu-rounds", 3, "CPU-per-request rounds (5 s at -rate each against the exchange, the standard-library floor and the bare floor)")
 	flag.Parse()
 	if err := mainErr(o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -185,6 +187,7 @@ func measure(o options, dir string, serverCPU int) error {
 		return err
 	}
 	floorEnv := []string{"FLOOR_PUBLIC_KEY=" + pem, "FLOOR_SECRET=" + hex.EncodeToString(secret)}
+	stdEnv := append(slices.Clone(floorEnv), "FLOOR_MODE=std", "FLOOR_ISSUER="+jwks.issuer(), "FLOOR_AUDIENCE=app")
 
 	fmt.Printf("tokens: %d distinct RS256 tokens (2048-bit key), Authentik-shaped claims; exchange LOG_LEVEL=%s\n\n", o.tokens, o.logLevel)
 	fetchesBefore := jwks.fetches.Load()
@@ -198,7 +201,12 @@ func measure(o options, dir string, serverCPU int) error {
 		return err
 	}
 	defer fl.stop()
-	for _, s := range []*server{ex, fl} {
+	std, err := start("stdfloor", filepath.Join(dir, "floorserver"), stdEnv, serverCPU, filepath.Join(dir, "stdfloor.log"))
+	if err != nil {
+		return err
+	}
+	defer std.stop()
+	for _, s := range []*server{ex, fl, std} {
 		if err := s.waitHealthy(10 * time.Second); err != nil {
 			return err
 		}
@@ -221,6 +229,9 @@ func measure(o options, dir string, serverCPU int) error {
 		return err
 	}
 	if _, err := attack(fl, ts, run{name: "warm-up", rate: o.rate, duration: time.Second, workers: 10}, jwks); err != nil {
+		return err
+	}
+	if _, err := attack(std, ts, run{name: "warm-up", rate: o.rate, duration: time.Second, workers: 10}, jwks); err != nil {
 		return err
 	}
 
@@ -250,6 +261,11 @@ func measure(o options, dir string, serverCPU int) error {
 	}
 	ratio := mean(exMax) / mean(flMax)
 	fmt.Printf("exchange/floor max throughput: %.0f / %.0f ok/s = %.0f%%\n", mean(exMax), mean(flMax), 100*ratio)
+
+	cpu, err := cpuPerRequest(o, ex, std, fl, ts, jwks)
+	if err != nil {
+		return err
+	}
 
 	fmt.Println("== key rotation (halfway: the JWKS gains k2 and every later token is signed with k2)")
 	rot, err := do(ex, run{name: "rotation", rate: o.rate, duration: o.rotation, workers: 10, midway: func() {
@@ -306,6 +322,7 @@ func measure(o options, dir string, serverCPU int) error {
 	check(len(fixed.errors) == 0, "zero errors at the fixed rate", fixed.errorSummary())
 	check(maxRSS < 40<<10, "peak RSS < 40 MB (every run)", fmt.Sprintf("%.1f MB", float64(maxRSS)/1024))
 	check(ratio >= 0.8, "max throughput >= 80% of the floor server", fmt.Sprintf("%.0f%%", 100*ratio))
+	check(cpu.stdRatio() <= 1.25, "CPU/request <= 1.25x std-library floor (issue 20)", fmt.Sprintf("%.2f (%.1f vs %.1f µs)", cpu.stdRatio(), micros(cpu.exchange), micros(cpu.std)))
 	check(rot.fetches == 1, "exactly one JWKS fetch for one key rotation", fmt.Sprintf("%d fetch(es)", rot.fetches))
 	check(len(rot.errors) == 0, "zero errors across the key rotation", rot.errorSummary())
 	check(fixed.fetches == 0, "no JWKS fetch at the fixed rate without rotation", strconv.FormatInt(fixed.fetches, 10))
