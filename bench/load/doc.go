@@ -13,11 +13,12 @@
 //   - a max-throughput run (-workers concurrent requests for
 //     -max-duration) against the exchange binary and the same run against
 //     the floor server, alternating -rounds times,
-//   - CPU per request (issue 20): -cpu-rounds rounds of 5 s at -rate
-//     against the exchange, the standard-library floor and the bare floor
-//     in turn; each server's own CPU time (utime+stime) over the requests
-//     it answered, the medians, and the exchange's ratio to both floors
-//     (target: at most 1.25 times the standard-library floor),
+//   - CPU per request (issue 20): -cpu-rounds rounds of 5 s at max
+//     throughput (-workers) against the exchange, the standard-library
+//     floor and the bare floor in turn; each server's own CPU time
+//     (utime+stime) over the requests it answered, the medians, and the
+//     exchange's ratio to both floors, the median of the rounds' (target:
+//     at most 1.25 times the standard-library floor),
 //   - a key-rotation run at the fixed rate: halfway, the JWKS gains a new
 //     key and every later token is signed with it; the run must cost
 //     exactly one JWKS fetch,
