@@ -250,7 +250,7 @@ func (c *CompiledMapping) gather(p *Payload, vals []json.RawMessage) {
 // top-level claims by name, so the same input always gives the same token.
 func (m *Minter) appendClaims(b []byte, p *Payload, c *CompiledMapping, sub string, now, exp time.Time) []byte {
 	var vbuf [32]json.RawMessage
-	vals := vbuf[:0]
+	var vals []json.RawMessage
 	if n := len(c.slots); n <= len(vbuf) {
 		vals = vbuf[:n]
 	} else {
@@ -306,7 +306,7 @@ func (c *CompiledMapping) appendMembers(b []byte, p *Payload, vals []json.RawMes
 // whitespace. Only an object or an array can hold any: a scalar member's
 // raw value has no space around it.
 func appendCompact(b []byte, v json.RawMessage) []byte {
-	if (v[0] != '{' && v[0] != '[') || bytes.IndexAny(v, " \t\r\n") < 0 {
+	if (v[0] != '{' && v[0] != '[') || !bytes.ContainsAny(v, " \t\r\n") {
 		return append(b, v...)
 	}
 	var out bytes.Buffer

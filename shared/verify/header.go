@@ -154,7 +154,7 @@ func floatsFit(v jsontext.Value, kind jsontext.Kind) error {
 	default:
 		return nil
 	}
-	if bytes.IndexAny(v, "0123456789") < 0 {
+	if !bytes.ContainsAny(v, "0123456789") {
 		return nil
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(v), allowDuplicateNames, allowInvalidUTF8)
