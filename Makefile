@@ -61,7 +61,7 @@ bench-rls: ## RLS at a million rows in a real PostgreSQL, per-row vs initplan po
 	set -o pipefail; $(GO) test -v -run '^$$' -bench RLSMillion -benchtime 2s -timeout 30m ./e2e/rls | tee bench-rls.txt
 
 .PHONY: load
-load: ## loopback load test (go run ./bench/load): exchange binary vs the bare-crypto floor server (vegeta, taskset-pinned), rotation, sizes, cold start
+load: ## loopback load test (go run ./bench/load, about 2.5 min): exchange binary vs both floor servers (vegeta, taskset-pinned), CPU per request, rotation, sizes, cold start
 	$(GO) run ./bench/load
 
 FUZZTIME       ?= 2m

@@ -11,14 +11,21 @@
 // Every run measures, from outside through /proc/<pid>, the server's peak
 // RSS (VmHWM) and CPU time, and the JWKS fetches it caused. Linux only.
 //
-// The load test also builds the refresh binary and the bare-crypto floor
-// server (bench/floor/cmd/floorserver) and runs, over a set of distinct
-// valid RS256 tokens:
+// The load test also builds the refresh binary and the floor server
+// (bench/floor/cmd/floorserver), started twice: the bare-crypto floor and,
+// with FLOOR_MODE=std, the standard-library exchange; and runs, over a set
+// of distinct valid RS256 tokens:
 //
 //   - a fixed-rate run (-rate, default 2000 req/s, for -duration, 10 s),
 //   - a max-throughput run (-workers concurrent requests for
 //     -max-duration) against the exchange binary and the same run against
 //     the floor server, alternating -rounds times,
+//   - CPU per request (issue 20): -cpu-rounds rounds of 5 s at max
+//     throughput (-workers) against the exchange, the standard-library
+//     floor and the bare floor in turn; each server's own CPU time
+//     (utime+stime) over the requests it answered, the medians, and the
+//     exchange's ratio to both floors, the median of the rounds' (target:
+//     at most 1.25 times the standard-library floor),
 //   - a key-rotation run at the fixed rate: halfway, the JWKS gains a new
 //     key and every later token is signed with it; the run must cost
 //     exactly one JWKS fetch,

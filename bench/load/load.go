@@ -121,6 +121,7 @@ func measure(ctx context.Context, o loadOptions, dir string) error {
 		return err
 	}
 	floorEnv := []string{"FLOOR_PUBLIC_KEY=" + pem, "FLOOR_SECRET=" + secret}
+	stdEnv := append(slices.Clone(floorEnv), "FLOOR_MODE=std", "FLOOR_ISSUER="+jwks.issuer(), "FLOOR_AUDIENCE=app")
 
 	fmt.Printf("tokens: %d distinct RS256 tokens (2048-bit key), Authentik-shaped claims; exchange LOG_LEVEL=%s\n\n", o.tokens, o.logLevel)
 	fetchesBefore := jwks.fetches.Load()
@@ -133,7 +134,7 @@ func measure(ctx context.Context, o loadOptions, dir string) error {
 	for _, p := range []struct {
 		name, bin string
 		env       []string
-	}{{"exchange", "exchange", exchangeEnv}, {"floor", "floorserver", floorEnv}} {
+	}{{"exchange", "exchange", exchangeEnv}, {"floor", "floorserver", floorEnv}, {"stdfloor", "floorserver", stdEnv}} {
 		s, err := start(p.name, filepath.Join(dir, p.bin), p.env, serverCPU, filepath.Join(dir, p.name+".log"))
 		if err != nil {
 			return err
@@ -143,7 +144,7 @@ func measure(ctx context.Context, o loadOptions, dir string) error {
 			return err
 		}
 	}
-	ex, fl := servers[0], servers[1]
+	ex, fl, std := servers[0], servers[1], servers[2]
 	fmt.Printf("exchange started: %d JWKS fetch(es) at start-up\n", jwks.fetches.Load()-fetchesBefore)
 
 	valid1 := &kind{name: "valid k1", tokens: toks1, status: 200}
@@ -192,6 +193,11 @@ func measure(ctx context.Context, o loadOptions, dir string) error {
 	}
 	ratio := mean(exMax) / mean(flMax)
 	fmt.Printf("exchange/floor max throughput: %.0f / %.0f ok/s = %.0f%%\n", mean(exMax), mean(flMax), 100*ratio)
+
+	cpu, err := cpuPerRequest(ctx, o, ex, std, fl, cycle(valid1), jwks)
+	if err != nil {
+		return err
+	}
 
 	fmt.Println("== key rotation (halfway: the JWKS gains k2 and every later token is signed with k2)")
 	var rotated atomic.Bool
@@ -262,6 +268,7 @@ func measure(ctx context.Context, o loadOptions, dir string) error {
 	check(len(fixed.errors) == 0, "zero errors at the fixed rate", fixed.errorSummary())
 	check(maxRSS < 40<<10, "peak RSS < 40 MB (every run)", fmt.Sprintf("%.1f MB", float64(maxRSS)/1024))
 	check(ratio >= 0.8, "max throughput >= 80% of the floor server", fmt.Sprintf("%.0f%%", 100*ratio))
+	check(cpu.stdRatio <= 1.25, "CPU/request <= 1.25x std-library floor (issue 20)", fmt.Sprintf("%.2f (%.1f vs %.1f µs)", cpu.stdRatio, micros(cpu.exchange), micros(cpu.std)))
 	check(rot.fetches == 1, "exactly one JWKS fetch for one key rotation", fmt.Sprintf("%d fetch(es)", rot.fetches))
 	check(len(rot.errors) == 0, "zero errors across the key rotation", rot.errorSummary())
 	check(fixed.fetches == 0, "no JWKS fetch at the fixed rate without rotation", strconv.FormatInt(fixed.fetches, 10))

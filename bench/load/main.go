@@ -25,6 +25,7 @@ type loadOptions struct {
 	coldStarts  int
 	keep        bool
 	logLevel    string
+	cpuRounds   int
 }
 
 // soakOptions are the soak's flags.
@@ -69,6 +70,7 @@ func loadMain(ctx context.Context, args []string) error {
 	fs.IntVar(&o.coldStarts, "cold-starts", 10, "HTTP-mode cold starts to time (the median is reported)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the build directory and server logs")
 	fs.StringVar(&o.logLevel, "log-level", "info", "the exchange's LOG_LEVEL (info writes one access-log line per request, as deployed)")
+	fs.IntVar(&o.cpuRounds, "cpu-rounds", 3, "CPU-per-request rounds (5 s at max throughput each against the exchange, the standard-library floor and the bare floor)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: go run ./bench/load [flags]       the load test (make load)\n       go run ./bench/load soak [flags]  the soak (make soak; -h for its flags)")
 		fs.PrintDefaults()

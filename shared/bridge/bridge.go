@@ -40,17 +40,23 @@ type Bridge struct {
 	verifier *verify.Verifier
 	minter   *claims.Minter
 	trusted  []*Trusted
-	byPolicy map[*verify.Policy]*Trusted
+	byPolicy map[*verify.Policy]minting
+}
+
+// minting is a trusted provider and its mapping, compiled once.
+type minting struct {
+	trusted *Trusted
+	mapping *claims.CompiledMapping
 }
 
 // New returns a Bridge over trusted, minting with minter. now is the
 // verifier's clock; nil means time.Now.
 func New(trusted []*Trusted, minter *claims.Minter, now func() time.Time) (*Bridge, error) {
-	b := &Bridge{minter: minter, trusted: trusted, byPolicy: make(map[*verify.Policy]*Trusted, len(trusted))}
+	b := &Bridge{minter: minter, trusted: trusted, byPolicy: make(map[*verify.Policy]minting, len(trusted))}
 	policies := make([]*verify.Policy, len(trusted))
 	for i, t := range trusted {
 		policies[i] = &t.Policy
-		b.byPolicy[&t.Policy] = t
+		b.byPolicy[&t.Policy] = minting{trusted: t, mapping: t.Mapping.Compile()}
 	}
 	v, err := verify.New(policies, now)
 	if err != nil {
@@ -149,11 +155,11 @@ func (b *Bridge) Exchange(ctx context.Context, token string) (Session, error) {
 		return Session{}, err
 	}
 	t := b.byPolicy[res.Policy]
-	tok, err := b.minter.Mint(res.Claims, &t.Mapping)
+	tok, err := b.minter.MintCompiled(res.Claims, t.mapping)
 	if err != nil {
 		return Session{}, fmt.Errorf("bridge: %w", err)
 	}
-	return Session{Token: tok, Provider: t}, nil
+	return Session{Token: tok, Provider: t.trusted}, nil
 }
 
 // Providers returns the trusted providers, in configuration order.

@@ -3,6 +3,7 @@ package bridge
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"supabridge/shared/metrics"
 	"supabridge/shared/oauth"
@@ -66,5 +67,40 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.Metrics.Token(resp.provider, metrics.OutcomeMinted)
-	oauth.WriteJSON(w, http.StatusOK, resp)
+	oauth.WriteBody(w, http.StatusOK, resp.AppendJSON(make([]byte, 0, resp.size())))
+}
+
+// AppendJSON appends r as json.Marshal writes it, and a newline: the
+// members in the struct's order, the refresh-only ones when not empty.
+func (r *TokenResponse) AppendJSON(b []byte) []byte {
+	b = append(b, `{"supabaseJwt":`...)
+	b = oauth.AppendString(b, r.SupabaseJWT)
+	b = append(b, `,"access_token":`...)
+	b = oauth.AppendString(b, r.AccessToken)
+	b = append(b, `,"token_type":`...)
+	b = oauth.AppendString(b, r.TokenType)
+	b = append(b, `,"expires_in":`...)
+	b = strconv.AppendInt(b, r.ExpiresIn, 10)
+	b = append(b, `,"expires_at":`...)
+	b = strconv.AppendInt(b, r.ExpiresAt, 10)
+	b = append(b, `,"issued_token_type":`...)
+	b = oauth.AppendString(b, r.IssuedTokenType)
+	for _, m := range []struct{ key, v string }{
+		{`,"refresh_token":`, r.RefreshToken},
+		{`,"provider_token":`, r.ProviderToken},
+		{`,"id_token":`, r.IDToken},
+	} {
+		if m.v != "" {
+			b = append(b, m.key...)
+			b = oauth.AppendString(b, m.v)
+		}
+	}
+	return append(b, "}\n"...)
+}
+
+// size is the length of r's JSON when no string needs escaping: the
+// buffer AppendJSON fills without growing.
+func (r *TokenResponse) size() int {
+	return 160 + len(r.SupabaseJWT) + len(r.AccessToken) + len(r.TokenType) + len(r.IssuedTokenType) +
+		len(r.RefreshToken) + len(r.ProviderToken) + len(r.IDToken) + 3*20
 }

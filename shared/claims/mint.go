@@ -2,14 +2,21 @@ package claims
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"supabridge/shared/oauth"
 )
 
 // Errors returned by [Minter.Mint] and [NewMinter].
@@ -111,6 +118,15 @@ type Minter struct {
 	audience string
 	maxTTL   time.Duration
 	now      func() time.Time
+	prefix   []byte // {"iss":<issuer>,"aud":<audience>,"sub":
+	// macs holds keyed HMAC-SHA256 states (*macState) when the signer is
+	// HS256, reset before each use, so that a token costs no hmac.New.
+	macs *sync.Pool
+}
+
+type macState struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
 }
 
 // NewMinter returns a Minter for cfg; now defaults to time.Now.
@@ -131,6 +147,12 @@ func NewMinter(cfg Config, now func() time.Time) (*Minter, error) {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	m.prefix = append([]byte(`{"iss":`), oauth.AppendString(nil, m.issuer)...)
+	m.prefix = append(append(m.prefix, `,"aud":`...), oauth.AppendString(nil, m.audience)...)
+	m.prefix = append(m.prefix, `,"sub":`...)
+	if secret, ok := m.signer.key.([]byte); ok && m.signer.method == jwt.SigningMethodHS256 {
+		m.macs = &sync.Pool{New: func() any { return &macState{mac: hmac.New(sha256.New, secret)} }}
+	}
 	return m, nil
 }
 
@@ -144,7 +166,15 @@ type Token struct {
 }
 
 // Mint maps a verified provider payload to a Supabase token and signs it.
+// It compiles mp for this one call; a caller minting often with the same
+// mapping compiles it once ([Mapping.Compile]) and calls MintCompiled.
 func (m *Minter) Mint(p *Payload, mp *Mapping) (Token, error) {
+	return m.MintCompiled(p, mp.Compile())
+}
+
+// MintCompiled maps a verified provider payload to a Supabase token with a
+// compiled mapping and signs it.
+func (m *Minter) MintCompiled(p *Payload, c *CompiledMapping) (Token, error) {
 	if p.Subject == "" {
 		return Token{}, ErrNoSubject
 	}
@@ -157,118 +187,148 @@ func (m *Minter) Mint(p *Payload, mp *Mapping) (Token, error) {
 		return Token{}, ErrExpired
 	}
 	sub := p.Subject
-	if mp.Sub == SubUUID5 {
-		ns := mp.Namespace
-		if ns == (UUID{}) {
-			ns = NamespaceURL
-		}
-		sub = NewSHA1(ns, p.Issuer+"#"+p.Subject).String()
+	if c.sub == SubUUID5 {
+		sub = NewSHA1(c.namespace, p.Issuer+"#"+p.Subject).String()
 	}
-	payload, err := m.payload(p, mp, sub, now, exp)
-	if err != nil {
-		return Token{}, err
-	}
-	var b bytes.Buffer
-	// 342 bytes hold the base64url of a 2048-bit RSA signature; HS256 and
-	// ES256 need 43 and 86.
-	b.Grow(len(m.signer.header) + 1 + base64.RawURLEncoding.EncodedLen(len(payload)) + 1 + 342)
-	b.WriteString(m.signer.header)
-	b.WriteByte('.')
-	enc := base64.NewEncoder(base64.RawURLEncoding, &b)
-	_, _ = enc.Write(payload)
-	_ = enc.Close()
-	sig, err := m.signer.Sign(b.String())
+	var scratch [1024]byte
+	payload := m.appendClaims(scratch[:0], p, c, sub, now, exp)
+	b := make([]byte, 0, len(m.signer.header)+1+base64.RawURLEncoding.EncodedLen(len(payload))+1+m.signer.sigLen)
+	b = append(b, m.signer.header...)
+	b = append(b, '.')
+	b = base64.RawURLEncoding.AppendEncode(b, payload)
+	b, err := m.appendSignature(b)
 	if err != nil {
 		return Token{}, fmt.Errorf("claims: sign: %w", err)
 	}
-	b.WriteByte('.')
-	b.WriteString(base64.RawURLEncoding.EncodeToString(sig))
-	return Token{JWT: b.String(), IssuedAt: now, ExpiresAt: exp, Subject: sub}, nil
+	return Token{JWT: string(b), IssuedAt: now, ExpiresAt: exp, Subject: sub}, nil
 }
 
-// payload writes the claim set. Members are written in a fixed order with
-// extra claims sorted, so the same input always gives the same token.
-func (m *Minter) payload(p *Payload, mp *Mapping, sub string, now, exp time.Time) ([]byte, error) {
-	top := map[string]json.RawMessage{}
-	app := map[string]json.RawMessage{}
-	user := map[string]json.RawMessage{}
-	// An email the provider does not vouch for is treated as absent.
-	email := mp.TrustUnverifiedEmail || EmailVerified(p)
-	if v, ok := p.Raw("email"); ok && email {
-		top["email"] = v
-		user["email"] = v
+// appendSignature signs b, the JWS signing input, and appends "." and the
+// base64url signature to it. HS256 is HMAC-SHA256 (RFC 7518 §3.2) with a
+// pooled keyed state; the other algorithms go through the Signer.
+func (m *Minter) appendSignature(b []byte) ([]byte, error) {
+	if m.macs != nil {
+		st := m.macs.Get().(*macState)
+		st.mac.Reset()
+		st.mac.Write(b)
+		b = append(b, '.')
+		b = base64.RawURLEncoding.AppendEncode(b, st.mac.Sum(st.sum[:0]))
+		m.macs.Put(st)
+		return b, nil
 	}
-	for _, name := range mp.Passthrough {
-		if reserved[name] || (name == "email" && !email) {
-			continue
-		}
-		if v, ok := p.Raw(name); ok {
-			top[name] = v
-			user[name] = v
-		}
-	}
-	for _, r := range mp.Rules {
-		if !email && readsEmail(r.Pointer) {
-			continue
-		}
-		v, ok := p.Pointer(r.Pointer)
-		if !ok {
-			continue
-		}
-		switch {
-		case r.AppMetadata && !reservedAppMetadata[r.Target]:
-			app[r.Target] = v
-		case !r.AppMetadata && !reserved[r.Target]:
-			top[r.Target] = v
-		}
-	}
-	iss, err := json.Marshal(p.Issuer)
+	sig, err := m.signer.Sign(string(b))
 	if err != nil {
 		return nil, err
 	}
-	psub, err := json.Marshal(p.Subject)
-	if err != nil {
-		return nil, err
-	}
-	user["iss"], user["sub"] = iss, psub
-	name, err := json.Marshal(mp.Provider)
-	if err != nil {
-		return nil, err
-	}
-	app["provider"] = name
-	app["providers"] = append(append([]byte{'['}, name...), ']')
+	b = append(b, '.')
+	return base64.RawURLEncoding.AppendEncode(b, sig), nil
+}
 
-	var b bytes.Buffer
-	b.Grow(512)
-	b.WriteByte('{')
-	writeString(&b, "iss", m.issuer)
-	b.WriteByte(',')
-	writeString(&b, "aud", m.audience)
-	b.WriteByte(',')
-	writeString(&b, "sub", sub)
-	b.WriteByte(',')
-	writeString(&b, "role", Role)
-	b.WriteString(`,"iat":`)
-	b.WriteString(strconv.FormatInt(now.Unix(), 10))
-	b.WriteString(`,"exp":`)
-	b.WriteString(strconv.FormatInt(exp.Unix(), 10))
-	b.WriteString(`,"is_anonymous":false,"app_metadata":`)
-	writeObject(&b, app)
-	b.WriteString(`,"user_metadata":`)
-	writeObject(&b, user)
-	for _, k := range sortedKeys(top) {
-		b.WriteByte(',')
-		writeKey(&b, k)
-		b.Write(top[k])
+// gather applies the mapping's claim rules to p, in order, and puts the
+// raw value of each claim it copies in its slot of vals (a later rule
+// writing the same claim wins). These are the rules of what reaches a
+// minted token from a provider's; everything else in the token is fixed
+// (appendClaims). Reserved names were dropped by Compile: a Passthrough or
+// Rule target that is a registered or Supabase-reserved claim name, or a
+// Rule for app_metadata's provider or providers, never gets a slot.
+func (c *CompiledMapping) gather(p *Payload, vals []json.RawMessage) {
+	// An email the provider does not vouch for is treated as absent.
+	email := c.trustEmail || EmailVerified(p)
+	// "email" is copied to the top level and to user_metadata.
+	if v, ok := p.Raw("email"); ok && email {
+		vals[c.email.top], vals[c.email.user] = v, v
 	}
-	b.WriteByte('}')
-	// Raw members come from a payload json.Unmarshal accepted, but compact
-	// them so the output is valid JSON with no stray whitespace.
+	// Passthrough claims: copied by name to both.
+	for _, pt := range c.passthrough {
+		if pt.name == "email" && !email {
+			continue
+		}
+		if v, ok := p.Raw(pt.name); ok {
+			vals[pt.top], vals[pt.user] = v, v
+		}
+	}
+	// claims_map rules, after Passthrough: the value at a JSON Pointer, to a
+	// top-level claim or an app_metadata key.
+	for _, r := range c.rules {
+		if !email && readsEmail(r.pointer) {
+			continue
+		}
+		if v, ok := p.Pointer(r.pointer); ok {
+			vals[r.slot] = v
+		}
+	}
+}
+
+// appendClaims appends the claim set of the token to b. Members are
+// written in a fixed order, app_metadata's, user_metadata's and the extra
+// top-level claims by name, so the same input always gives the same token.
+func (m *Minter) appendClaims(b []byte, p *Payload, c *CompiledMapping, sub string, now, exp time.Time) []byte {
+	var vbuf [32]json.RawMessage
+	var vals []json.RawMessage
+	if n := len(c.slots); n <= len(vbuf) {
+		vals = vbuf[:n]
+	} else {
+		vals = make([]json.RawMessage, n)
+	}
+	for i, s := range c.slots {
+		vals[i] = s.fixed
+	}
+	c.gather(p, vals)
+
+	b = append(b, m.prefix...)
+	b = oauth.AppendString(b, sub)
+	b = append(b, `,"role":"`+Role+`","iat":`...)
+	b = strconv.AppendInt(b, now.Unix(), 10)
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, exp.Unix(), 10)
+	b = append(b, `,"is_anonymous":false,"app_metadata":{`...)
+	b = c.appendMembers(b, p, vals, 0, c.user, false)
+	b = append(b, `},"user_metadata":{`...)
+	b = c.appendMembers(b, p, vals, c.user, c.top, false)
+	b = append(b, '}')
+	b = c.appendMembers(b, p, vals, c.top, len(c.slots), true)
+	return append(b, '}')
+}
+
+// appendMembers appends the members of slots [from, to) that have a
+// value, comma-separated (each preceded by a comma when lead is set).
+// user_metadata's iss and sub are the provider's, GoTrue-style.
+func (c *CompiledMapping) appendMembers(b []byte, p *Payload, vals []json.RawMessage, from, to int, lead bool) []byte {
+	for i := from; i < to; i++ {
+		v := vals[i]
+		if v == nil && i != c.userIss && i != c.userSub {
+			continue
+		}
+		if lead {
+			b = append(b, ',')
+		}
+		lead = true
+		b = append(b, c.slots[i].key...)
+		switch i {
+		case c.userIss:
+			b = oauth.AppendString(b, p.Issuer)
+		case c.userSub:
+			b = oauth.AppendString(b, p.Subject)
+		default:
+			b = appendCompact(b, v)
+		}
+	}
+	return b
+}
+
+// appendCompact appends the raw JSON value v without insignificant
+// whitespace. Only an object or an array can hold any: a scalar member's
+// raw value has no space around it.
+func appendCompact(b []byte, v json.RawMessage) []byte {
+	if (v[0] != '{' && v[0] != '[') || !bytes.ContainsAny(v, " \t\r\n") {
+		return append(b, v...)
+	}
 	var out bytes.Buffer
-	if err := json.Compact(&out, b.Bytes()); err != nil {
-		return nil, fmt.Errorf("claims: encode payload: %w", err)
+	if err := json.Compact(&out, v); err != nil {
+		// Unreachable: v is a member of a payload Decode accepted.
+		return append(b, v...)
 	}
-	return out.Bytes(), nil
+	return append(b, out.Bytes()...)
 }
 
 // EmailVerified reports whether the provider vouches for the payload's
@@ -288,37 +348,4 @@ func readsEmail(ptr string) bool {
 	}
 	first, _, _ := strings.Cut(ptr[1:], "/")
 	return unescapePointer(first) == "email"
-}
-
-func writeObject(b *bytes.Buffer, m map[string]json.RawMessage) {
-	b.WriteByte('{')
-	for i, k := range sortedKeys(m) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		writeKey(b, k)
-		b.Write(m[k])
-	}
-	b.WriteByte('}')
-}
-
-func writeKey(b *bytes.Buffer, k string) {
-	q, _ := json.Marshal(k) // a string always marshals
-	b.Write(q)
-	b.WriteByte(':')
-}
-
-func writeString(b *bytes.Buffer, k, v string) {
-	writeKey(b, k)
-	q, _ := json.Marshal(v)
-	b.Write(q)
-}
-
-func sortedKeys(m map[string]json.RawMessage) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

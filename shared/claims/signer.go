@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -52,6 +53,7 @@ type Signer struct {
 	public crypto.PublicKey
 	kid    string
 	header string // base64url of the JOSE header
+	sigLen int    // the length of a signature's base64url (for a buffer's size)
 }
 
 // NewHMACSigner returns a Signer for HS256 with secret. kid is empty for
@@ -98,7 +100,16 @@ func newSigner(m jwt.SigningMethod, key any, public crypto.PublicKey, kid string
 	if err != nil {
 		return nil, fmt.Errorf("claims: header: %w", err)
 	}
-	return &Signer{method: m, key: key, public: public, kid: kid, header: base64.RawURLEncoding.EncodeToString(b)}, nil
+	s := &Signer{method: m, key: key, public: public, kid: kid, header: base64.RawURLEncoding.EncodeToString(b)}
+	switch k := key.(type) {
+	case []byte:
+		s.sigLen = base64.RawURLEncoding.EncodedLen(sha256.Size)
+	case *ecdsa.PrivateKey:
+		s.sigLen = base64.RawURLEncoding.EncodedLen(64)
+	case *rsa.PrivateKey:
+		s.sigLen = base64.RawURLEncoding.EncodedLen(k.Size())
+	}
+	return s, nil
 }
 
 // Algorithm is the "alg" of the tokens s signs: HS256, ES256 or RS256.

@@ -60,6 +60,15 @@ type Edge struct {
 	log     *slog.Logger
 	jwks    []byte
 	metrics *metrics.Metrics
+	static  staticHeaders
+}
+
+// staticHeaders are the header values every response carries, made once:
+// each response's header map gets these slices instead of new ones. Nothing
+// changes a header value in place (Set replaces the slice, Add appends to a
+// slice of length and capacity one, so to a copy), so sharing them is safe.
+type staticHeaders struct {
+	allowHeaders, allowMethods, anyOrigin, noStore, json []string
 }
 
 // Wrap returns h behind the edge. h sees only POST requests, with the body
@@ -73,7 +82,11 @@ func Wrap(h http.Handler, o Options) *Edge {
 	if jwks == nil {
 		jwks = []byte(`{"keys":[]}`)
 	}
-	return &Edge{next: h, fn: o.Function, origins: o.CORSOrigins, log: log, jwks: jwks, metrics: o.Metrics}
+	one := func(v string) []string { return []string{v} }
+	return &Edge{next: h, fn: o.Function, origins: o.CORSOrigins, log: log, jwks: jwks, metrics: o.Metrics, static: staticHeaders{
+		allowHeaders: one(AllowHeaders), allowMethods: one(AllowMethods), anyOrigin: one("*"),
+		noStore: one("no-store"), json: one("application/json"),
+	}}
 }
 
 // ServeHTTP implements http.Handler.
@@ -119,8 +132,8 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reject *oauth.Error
 
 	h := w.Header()
 	e.cors(h, r)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "application/json")
+	h["Cache-Control"] = e.static.noStore
+	h["Content-Type"] = e.static.json
 
 	health := r.URL.Path == "/healthz" || strings.HasSuffix(r.URL.Path, "/healthz")
 	keys := strings.HasSuffix(r.URL.Path, JWKSPath)
@@ -158,10 +171,10 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reject *oauth.Error
 }
 
 func (e *Edge) cors(h http.Header, r *http.Request) {
-	h.Set("Access-Control-Allow-Headers", AllowHeaders)
-	h.Set("Access-Control-Allow-Methods", AllowMethods)
+	h["Access-Control-Allow-Headers"] = e.static.allowHeaders
+	h["Access-Control-Allow-Methods"] = e.static.allowMethods
 	if e.origins == nil {
-		h.Set("Access-Control-Allow-Origin", "*")
+		h["Access-Control-Allow-Origin"] = e.static.anyOrigin
 		return
 	}
 	h.Add("Vary", "Origin")

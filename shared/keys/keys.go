@@ -44,27 +44,35 @@ func kid(t *jwt.Token) (string, bool) {
 func pick(ks []staticKey, t *jwt.Token, anyKid bool) (any, bool) {
 	want, hasKid := kid(t)
 	alg := t.Method.Alg()
-	var named, other jwt.VerificationKeySet
+	// named: the keys t's kid names; other: the keys tried when none does.
+	isNamed := func(k staticKey) bool { return hasKid && k.kid == want }
+	isOther := func(k staticKey) bool { return !hasKid || (anyKid && k.kid == "") }
+	var named, other int
 	for _, k := range ks {
 		switch {
 		case k.alg != "" && k.alg != alg:
-		case !hasKid:
-			other.Keys = append(other.Keys, k.key)
-		case k.kid == want:
-			named.Keys = append(named.Keys, k.key)
-		case anyKid && k.kid == "":
-			other.Keys = append(other.Keys, k.key)
+		case isNamed(k):
+			named++
+		case isOther(k):
+			other++
 		}
 	}
-	set := named
-	if len(set.Keys) == 0 {
-		set = other
+	in := isNamed
+	n := named
+	if n == 0 {
+		in, n = isOther, other
 	}
-	switch len(set.Keys) {
-	case 0:
+	if n == 0 {
 		return nil, false
-	case 1:
-		return set.Keys[0], true
+	}
+	var set jwt.VerificationKeySet
+	for _, k := range ks {
+		if (k.alg == "" || k.alg == alg) && in(k) {
+			if n == 1 {
+				return k.key, true
+			}
+			set.Keys = append(set.Keys, k.key)
+		}
 	}
 	return set, true
 }

@@ -161,23 +161,28 @@ func (r *Remote) Key(ctx context.Context, t *jwt.Token) (any, error) {
 // fromCache picks t's key among the cached keys: the one its kid names, or
 // for a token without a kid every one.
 func (r *Remote) fromCache(ctx context.Context, t *jwt.Token) (any, bool) {
-	var all []jwkset.JWK
+	// Converting a cached JWK is a few field reads; jwkset's storage is
+	// read on every look-up, so a refresh that drops a key (revocation)
+	// takes effect at once, with no second cache to keep in step.
+	var buf [4]staticKey
+	ks := buf[:0]
 	if want, ok := kid(t); ok {
 		j, err := r.store.KeyRead(ctx, want)
 		if err != nil {
 			return nil, false
 		}
-		all = []jwkset.JWK{j}
-	} else {
-		var err error
-		if all, err = r.store.KeyReadAll(ctx); err != nil {
-			return nil, false
-		}
-	}
-	ks := make([]staticKey, 0, len(all))
-	for _, j := range all {
 		if k, ok := fromJWK(j); ok {
 			ks = append(ks, k)
+		}
+	} else {
+		all, err := r.store.KeyReadAll(ctx)
+		if err != nil {
+			return nil, false
+		}
+		for _, j := range all {
+			if k, ok := fromJWK(j); ok {
+				ks = append(ks, k)
+			}
 		}
 	}
 	return pick(ks, t, false)

@@ -76,9 +76,42 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		body = []byte(`{"error":"server_error","error_description":"The response could not be encoded."}`)
 	}
+	WriteBody(w, status, append(body, '\n'))
+}
+
+// WriteBody writes body, JSON ending in a newline, with the given status,
+// Content-Type application/json (kept when the edge has set it already)
+// and its Content-Length.
+func WriteBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	if ct := h["Content-Type"]; len(ct) != 1 || ct[0] != "application/json" {
+		h.Set("Content-Type", "application/json")
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
+}
+
+// verbatim marks the bytes json.Marshal writes as they are in a string.
+var verbatim = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// AppendString appends s as a JSON string exactly as json.Marshal writes it:
+// printable ASCII other than the quote, the backslash and <, >, & (which
+// encoding/json escapes for HTML) as is, anything else through
+// json.Marshal. Tokens (base64url and dots) take the first path.
+func AppendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if !verbatim[s[i]] {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

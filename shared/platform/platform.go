@@ -80,14 +80,16 @@ func run(name string, build function.Builder, env config.Env, stderr io.Writer) 
 	if err != nil {
 		return startFailed(name, api, lambdaMode, err, stderr)
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logOut, closeLog := logWriter(lambdaMode, stderr)
+	defer closeLog()
+	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	var m *metrics.Metrics // off under Lambda: no one scrapes a frozen process
 	if !lambdaMode && cfg.MetricsPort != 0 {
 		m = metrics.New(name)
 	}
 	h, err := newEdge(ctx, name, build, cfg, logger, m)
 	if err != nil {
-		return startFailed(name, api, lambdaMode, err, stderr)
+		return startFailed(name, api, lambdaMode, err, logOut)
 	}
 	logger.Info("memory limit", "function", name, "gomemlimit", memoryLimit())
 	if lambdaMode {
@@ -111,6 +113,16 @@ func run(name string, build function.Builder, env config.Env, stderr io.Writer) 
 		return 1
 	}
 	return 0
+}
+
+// logWriter is where the log goes: stderr itself under Lambda, stderr
+// behind a logBuffer in HTTP mode. close writes what waits.
+func logWriter(lambdaMode bool, stderr io.Writer) (w io.Writer, close func()) {
+	if lambdaMode {
+		return stderr, func() {}
+	}
+	b := newLogBuffer(stderr)
+	return b, func() { _ = b.Close() }
 }
 
 // memoryLimit describes the Go runtime's soft memory limit, which it reads

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -60,10 +61,21 @@ type entry struct {
 	validator *jwt.Validator
 }
 
+// method is one algorithm some policy allows, with golang-jwt's signing
+// method for it.
+type method struct {
+	alg    string
+	header any // alg as the interface value the token header carries
+	jwt.SigningMethod
+}
+
 // Verifier checks provider tokens against a set of policies. It is safe for
 // concurrent use.
 type Verifier struct {
+	// parser decodes the base64url segments as golang-jwt does; it parses
+	// nothing else.
 	parser   *jwt.Parser
+	methods  []method // the union of the policies' algorithms
 	byIssuer map[string]*entry
 	wildcard *entry
 }
@@ -77,8 +89,7 @@ func New(policies []*Policy, now func() time.Time) (*Verifier, error) {
 	if now == nil {
 		now = time.Now
 	}
-	v := &Verifier{byIssuer: make(map[string]*entry, len(policies))}
-	var union []string
+	v := &Verifier{byIssuer: make(map[string]*entry, len(policies)), parser: jwt.NewParser()}
 	for _, p := range policies {
 		if p.Keys == nil {
 			return nil, fmt.Errorf("verify: provider %q has no key source", p.Name)
@@ -91,8 +102,8 @@ func New(policies []*Policy, now func() time.Time) (*Verifier, error) {
 			if !slices.Contains(Algorithms, a) {
 				return nil, fmt.Errorf("verify: provider %q: algorithm %q is not an allowed asymmetric algorithm", p.Name, a)
 			}
-			if !slices.Contains(union, a) {
-				union = append(union, a)
+			if !slices.ContainsFunc(v.methods, func(m method) bool { return m.alg == a }) {
+				v.methods = append(v.methods, method{alg: a, header: a, SigningMethod: jwt.GetSigningMethod(a)})
 			}
 		}
 		if p.Leeway < 0 {
@@ -123,9 +134,6 @@ func New(policies []*Policy, now func() time.Time) (*Verifier, error) {
 		}
 		v.byIssuer[p.Issuer] = e
 	}
-	// Signature checks run before any claim check; claims are validated by
-	// the chosen policy's own validator afterwards.
-	v.parser = jwt.NewParser(jwt.WithValidMethods(union), jwt.WithoutClaimsValidation())
 	return v, nil
 }
 
@@ -138,47 +146,132 @@ type Result struct {
 }
 
 // Verify checks raw and returns its claims and the accepting policy.
+//
+// It takes the steps of golang-jwt's Parser.ParseWithClaims, in its order
+// and with its errors, through golang-jwt's own pieces: the base64url
+// decoding of Parser.DecodeSegment, the signing methods' Verify (the
+// signature check), Validator.Validate (the time, issuer and audience
+// claims). What it does itself is read the two JSON segments: the header
+// with the JSON v2 tokenizer (header.decode), the payload with
+// claims.Payload.Decode, each read once and with the same outcome as
+// encoding/json, which the parser used. Signatures are checked before any
+// claim; the policy is chosen by the payload's iss before the key is.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Result, error) {
 	if len(raw) > MaxTokenLen {
 		return Result{}, ErrTooLarge
 	}
-	var (
-		c      claims.Payload
-		chosen *entry
-	)
-	_, err := v.parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
-		// golang-jwt has decoded the header and payload and checked the alg
-		// against the union of allowed algorithms by now.
-		if _, ok := t.Header["crit"]; ok {
-			// RFC 7515 §4.1.11: we understand no extension, so any crit fails.
-			return nil, ErrCritical
-		}
-		e := v.lookup(c.Issuer)
-		if e == nil {
-			return nil, ErrUnknownIssuer
-		}
-		if !slices.Contains(e.algs, t.Method.Alg()) {
-			return nil, ErrAlgorithm
-		}
-		chosen = e
-		// Only the configured source chooses keys; jku, x5u, jwk and x5c in
-		// the header are never read.
-		return e.policy.Keys.Key(ctx, t)
-	})
-	if err != nil {
-		if errors.Is(err, jwt.ErrTokenSignatureInvalid) && chosen == nil {
-			// The method check failed before the keyfunc ran.
-			return Result{}, fmt.Errorf("verify: %w", errors.Join(ErrAlgorithm, err))
-		}
-		return Result{}, fmt.Errorf("verify: %w", err)
+	// RFC 7515 §7.1: three base64url segments, no fourth.
+	h64, rest, ok1 := strings.Cut(raw, ".")
+	p64, s64, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.Contains(s64, ".") {
+		return Result{}, failed(jwt.ErrTokenMalformed, "token contains an invalid number of segments", nil)
 	}
-	if err := datesInRange(&c); err != nil {
+	hb, err := v.parser.DecodeSegment(h64)
+	if err != nil {
+		return Result{}, failed(jwt.ErrTokenMalformed, "could not base64 decode header", err)
+	}
+	var h header
+	if err := h.decode(hb); err != nil {
+		return Result{}, failed(jwt.ErrTokenMalformed, "could not JSON decode header", err)
+	}
+	pb, err := v.parser.DecodeSegment(p64)
+	if err != nil {
+		return Result{}, failed(jwt.ErrTokenMalformed, "could not base64 decode claim", err)
+	}
+	c := new(claims.Payload)
+	if err := c.Decode(pb); err != nil {
+		return Result{}, failed(jwt.ErrTokenMalformed, "could not JSON decode claim", err)
+	}
+	if !h.hasAlg {
+		return Result{}, failed(jwt.ErrTokenUnverifiable, "signing method (alg) is unspecified", nil)
+	}
+	m := v.method(h.alg)
+	if m == nil && jwt.GetSigningMethod(h.alg) == nil {
+		return Result{}, failed(jwt.ErrTokenUnverifiable, "signing method (alg) is unavailable", nil)
+	}
+	sig, err := v.parser.DecodeSegment(s64)
+	if err != nil {
+		return Result{}, failed(jwt.ErrTokenMalformed, "could not base64 decode signature", err)
+	}
+	if m == nil {
+		// Known to golang-jwt (HS256, none...) but allowed to no policy.
+		return Result{}, fmt.Errorf("verify: %w", errors.Join(ErrAlgorithm, jwt.ErrTokenSignatureInvalid))
+	}
+	if h.crit {
+		// RFC 7515 §4.1.11: we understand no extension, so any crit fails.
+		return Result{}, keyFailed(ErrCritical)
+	}
+	e := v.lookup(c.Issuer)
+	if e == nil {
+		return Result{}, keyFailed(ErrUnknownIssuer)
+	}
+	if !slices.Contains(e.algs, m.alg) {
+		return Result{}, keyFailed(ErrAlgorithm)
+	}
+	// Only the configured source chooses keys; jku, x5u, jwk and x5c in
+	// the header are never read. The header it is given holds alg and, when
+	// it is a string, kid.
+	hdr := map[string]any{"alg": m.header}
+	if h.hasKid {
+		hdr["kid"] = h.kid
+	}
+	tok := &jwt.Token{Raw: raw, Method: m.SigningMethod, Header: hdr, Claims: c, Signature: sig}
+	key, err := e.policy.Keys.Key(ctx, tok)
+	if err != nil {
+		return Result{}, keyFailed(err)
+	}
+	signed := raw[:len(h64)+1+len(p64)]
+	switch k := key.(type) {
+	case jwt.VerificationKeySet:
+		if len(k.Keys) == 0 {
+			return Result{}, failed(jwt.ErrTokenUnverifiable, "keyfunc returned empty verification key set", nil)
+		}
+		for _, one := range k.Keys {
+			if err = m.Verify(signed, sig, one); err == nil {
+				break
+			}
+		}
+	default:
+		err = m.Verify(signed, sig, key)
+	}
+	if err != nil {
+		return Result{}, failed(jwt.ErrTokenSignatureInvalid, "", err)
+	}
+	if err := datesInRange(c); err != nil {
 		return Result{}, err
 	}
-	if err := chosen.validator.Validate(&c); err != nil {
+	if err := e.validator.Validate(c); err != nil {
 		return Result{}, fmt.Errorf("verify: %w", err)
 	}
-	return Result{Claims: &c, Policy: chosen.policy}, nil
+	return Result{Claims: c, Policy: e.policy}, nil
+}
+
+// method returns the allowed method named alg, or nil.
+func (v *Verifier) method(alg string) *method {
+	for i := range v.methods {
+		if v.methods[i].alg == alg {
+			return &v.methods[i]
+		}
+	}
+	return nil
+}
+
+// failed is the error golang-jwt's parser returns for the same failure:
+// kind (jwt.ErrTokenMalformed ...), its message, and the cause.
+func failed(kind error, msg string, cause error) error {
+	switch {
+	case msg == "":
+		return fmt.Errorf("verify: %w: %w", kind, cause)
+	case cause == nil:
+		return fmt.Errorf("verify: %w: %s", kind, msg)
+	}
+	return fmt.Errorf("verify: %w: %s: %w", kind, msg, cause)
+}
+
+// keyFailed is the error of a failed key choice, as golang-jwt wraps the
+// error of a Keyfunc.
+func keyFailed(err error) error {
+	return failed(jwt.ErrTokenUnverifiable, "error while executing keyfunc", err)
 }
 
 func (v *Verifier) lookup(iss string) *entry {
