@@ -56,15 +56,35 @@ var (
 	allowInvalidUTF8    = jsontext.AllowInvalidUTF8(true)
 )
 
-// decoder is a jsontext decoder and the buffer it reads, reused through
-// decoders: a Decoder is a large value, and reading from a bytes.Buffer it
-// parses in place.
-type decoder struct {
+// JSONDecoder is a jsontext decoder and the buffer it reads, pooled: a
+// Decoder is a large value, and reading from a bytes.Buffer it parses in
+// place. It reads what encoding/json reads (repeated names, invalid UTF-8
+// in strings). The payload here and the JOSE header in package verify are
+// read with it. Get one with [GetJSONDecoder], return it with Put.
+type JSONDecoder struct {
 	buf bytes.Buffer
-	dec jsontext.Decoder
+	// Dec reads the data given to GetJSONDecoder.
+	Dec jsontext.Decoder
 }
 
-var decoders = sync.Pool{New: func() any { return new(decoder) }}
+var decoders = sync.Pool{New: func() any { return new(JSONDecoder) }}
+
+// GetJSONDecoder returns a pooled decoder reading data.
+func GetJSONDecoder(data []byte) *JSONDecoder {
+	d := decoders.Get().(*JSONDecoder)
+	d.buf.Reset()
+	d.buf.Write(data)
+	d.Dec.Reset(&d.buf, allowDuplicateNames, allowInvalidUTF8)
+	return d
+}
+
+// Put returns d to the pool; d must not be used afterwards.
+func (d *JSONDecoder) Put() { decoders.Put(d) }
+
+// NewJSONDecoder returns an unpooled decoder of r with the same options.
+func NewJSONDecoder(r io.Reader) *jsontext.Decoder {
+	return jsontext.NewDecoder(r, allowDuplicateNames, allowInvalidUTF8)
+}
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (p *Payload) UnmarshalJSON(data []byte) error {
@@ -82,12 +102,9 @@ func (p *Payload) UnmarshalJSON(data []byte) error {
 func (p *Payload) Decode(data []byte) error {
 	p.RegisteredClaims = jwt.RegisteredClaims{}
 	p.members = p.members[:0]
-	d := decoders.Get().(*decoder)
-	d.buf.Reset()
-	d.buf.Write(data)
-	d.dec.Reset(&d.buf, allowDuplicateNames, allowInvalidUTF8)
-	err := (&membersOf{p: p, data: data}).read(&d.dec)
-	decoders.Put(d)
+	d := GetJSONDecoder(data)
+	err := (&membersOf{p: p, data: data}).read(&d.Dec)
+	d.Put()
 	if err != nil {
 		if errors.Is(err, errNull) {
 			return errNull

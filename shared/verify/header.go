@@ -6,8 +6,9 @@ import (
 	"errors"
 	"io"
 	"strconv"
-	"sync"
 	"unicode/utf8"
+
+	"supabridge/shared/claims"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -25,35 +26,15 @@ type header struct {
 	crit           bool
 }
 
-// Decoder options that read what encoding/json reads: repeated names (the
-// last counts) and invalid UTF-8 in strings.
-var (
-	allowDuplicateNames = jsontext.AllowDuplicateNames(true)
-	allowInvalidUTF8    = jsontext.AllowInvalidUTF8(true)
-)
-
-// decoder is a jsontext decoder and the buffer it reads, reused through
-// decoders: a Decoder is a large value, and reading from a bytes.Buffer it
-// parses in place.
-type decoder struct {
-	buf bytes.Buffer
-	dec jsontext.Decoder
-}
-
-var decoders = sync.Pool{New: func() any { return new(decoder) }}
-
 // decode reads data, a decoded JOSE header, into h.
 func (h *header) decode(data []byte) error {
-	d := decoders.Get().(*decoder)
-	defer decoders.Put(d)
-	d.buf.Reset()
-	d.buf.Write(data)
-	d.dec.Reset(&d.buf, allowDuplicateNames, allowInvalidUTF8)
-	if err := h.value(&d.dec); err != nil {
+	d := claims.GetJSONDecoder(data)
+	defer d.Put()
+	if err := h.value(&d.Dec); err != nil {
 		return err
 	}
 	// Nothing but whitespace may follow the header's value.
-	switch _, err := d.dec.ReadToken(); {
+	switch _, err := d.Dec.ReadToken(); {
 	case err == io.EOF:
 		return nil
 	case err == nil:
@@ -157,7 +138,7 @@ func floatsFit(v jsontext.Value, kind jsontext.Kind) error {
 	if !bytes.ContainsAny(v, "0123456789") {
 		return nil
 	}
-	dec := jsontext.NewDecoder(bytes.NewReader(v), allowDuplicateNames, allowInvalidUTF8)
+	dec := claims.NewJSONDecoder(bytes.NewReader(v))
 	for {
 		switch k := dec.PeekKind(); k {
 		case 0:
