@@ -164,28 +164,36 @@ func BenchmarkExchange(b *testing.B) {
 func BenchmarkProvidersRatio(b *testing.B) {
 	for _, alg := range benchAlgs {
 		b.Run("alg="+alg, func(b *testing.B) {
-			one, three := newBenchFixture(b, alg, 1), newBenchFixture(b, alg, 3)
-			var inOne, inThree time.Duration
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				t0 := time.Now()
-				if code := serve(one.handler, one.auth[i%benchTokens]); code != http.StatusOK {
-					b.Fatalf("got %d, want 200", code)
-				}
-				t1 := time.Now()
-				if code := serve(three.handler, three.auth[i%benchTokens]); code != http.StatusOK {
-					b.Fatalf("got %d, want 200", code)
-				}
-				inThree += time.Since(t1)
-				inOne += t1.Sub(t0)
-				i++
-			}
-			b.ReportMetric(float64(inOne.Nanoseconds())/float64(i), "one-ns/op")
-			b.ReportMetric(float64(inThree.Nanoseconds())/float64(i), "three-ns/op")
-			b.ReportMetric(float64(inThree)/float64(inOne), "three/one")
+			interleave(b, newBenchFixture(b, alg, 1), newBenchFixture(b, alg, 3), "one", "three")
 		})
 	}
+}
+
+// interleave times, in each iteration, one exchange through x and one
+// through y, and reports "<nx>-ns/op", "<ny>-ns/op" and "<ny>/<nx>":
+// interleaving keeps the ratio steady when the machine's speed drifts
+// between separate benchmarks.
+func interleave(b *testing.B, x, y *benchFixture, nx, ny string) {
+	b.Helper()
+	var inX, inY time.Duration
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if code := serve(x.handler, x.auth[i%benchTokens]); code != http.StatusOK {
+			b.Fatalf("%s: got %d, want 200", nx, code)
+		}
+		t1 := time.Now()
+		if code := serve(y.handler, y.auth[i%benchTokens]); code != http.StatusOK {
+			b.Fatalf("%s: got %d, want 200", ny, code)
+		}
+		inY += time.Since(t1)
+		inX += t1.Sub(t0)
+		i++
+	}
+	b.ReportMetric(float64(inX.Nanoseconds())/float64(i), nx+"-ns/op")
+	b.ReportMetric(float64(inY.Nanoseconds())/float64(i), ny+"-ns/op")
+	b.ReportMetric(float64(inY)/float64(inX), ny+"/"+nx)
 }
 
 // BenchmarkHarness is serve's own cost (request, recorder) around a handler
@@ -311,24 +319,5 @@ func BenchmarkExchangeSigning(b *testing.B) {
 // separate benchmarks.
 func BenchmarkSigningRatio(b *testing.B) {
 	modes := signingModes(b)
-	hs, es := newSigningFixture(b, "RS256", 1, modes[0].env), newSigningFixture(b, "RS256", 1, modes[1].env)
-	var inHS, inES time.Duration
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		t0 := time.Now()
-		if code := serve(hs.handler, hs.auth[i%benchTokens]); code != http.StatusOK {
-			b.Fatalf("got %d, want 200", code)
-		}
-		t1 := time.Now()
-		if code := serve(es.handler, es.auth[i%benchTokens]); code != http.StatusOK {
-			b.Fatalf("got %d, want 200", code)
-		}
-		inES += time.Since(t1)
-		inHS += t1.Sub(t0)
-		i++
-	}
-	b.ReportMetric(float64(inHS.Nanoseconds())/float64(i), "hs256-ns/op")
-	b.ReportMetric(float64(inES.Nanoseconds())/float64(i), "es256-ns/op")
-	b.ReportMetric(float64(inES)/float64(inHS), "es256/hs256")
+	interleave(b, newSigningFixture(b, "RS256", 1, modes[0].env), newSigningFixture(b, "RS256", 1, modes[1].env), "hs256", "es256")
 }
