@@ -71,16 +71,11 @@ func Handler(f *Floor) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
-			_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+		raw, ok := bearerOrHealth(w, r)
+		if !ok {
 			return
 		}
-		auth := r.Header.Get("Authorization")
-		if len(auth) < 7 || !strings.EqualFold(auth[:7], "bearer ") {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		tok, err := f.Exchange(auth[7:])
+		tok, err := f.Exchange(raw)
 		if err != nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -92,4 +87,20 @@ func Handler(f *Floor) http.Handler {
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)
 	})
+}
+
+// bearerOrHealth answers GET /healthz (200) and a request without a bearer
+// token (401) itself, for both floors' handlers, and otherwise returns the
+// token after "Bearer " (the scheme word in any case).
+func bearerOrHealth(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+		return "", false
+	}
+	auth := r.Header.Get("Authorization")
+	if len(auth) < 7 || !strings.EqualFold(auth[:7], "bearer ") {
+		w.WriteHeader(http.StatusUnauthorized)
+		return "", false
+	}
+	return auth[7:], true
 }

@@ -172,17 +172,12 @@ func StdHandler(s *Std) http.Handler {
 		h.Set("Content-Type", "application/json")
 		h.Set("Access-Control-Allow-Origin", "*")
 		h.Set("Cache-Control", "no-store")
-		if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
-			_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-			return
-		}
-		auth := r.Header.Get("Authorization")
-		if len(auth) < 7 || !strings.EqualFold(auth[:7], "bearer ") {
-			w.WriteHeader(http.StatusUnauthorized)
+		raw, ok := bearerOrHealth(w, r)
+		if !ok {
 			return
 		}
 		now := s.now()
-		tok, exp, err := s.Exchange(strings.TrimSpace(auth[7:]))
+		tok, exp, err := s.Exchange(strings.TrimSpace(raw))
 		if err != nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			return

@@ -116,16 +116,5 @@ func BenchmarkStd(b *testing.B) {
 // through httptest, as the exchange handler's benchmarks run.
 func BenchmarkStdHandler(b *testing.B) {
 	s, k := stdFixture(b)
-	h := floor.StdHandler(s)
-	auth := []string{"Bearer " + k.Sign(b, stdClaims(), nil)}
-	b.ReportAllocs()
-	for b.Loop() {
-		r := httptest.NewRequest(http.MethodPost, "/", nil)
-		r.Header["Authorization"] = auth
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		if w.Code != 200 {
-			b.Fatalf("got %d", w.Code)
-		}
-	}
+	benchHandler(b, floor.StdHandler(s), k.Sign(b, stdClaims(), nil))
 }
