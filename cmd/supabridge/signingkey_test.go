@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"supabridge/internal/testkit"
+
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 	"sigs.k8s.io/yaml"
@@ -103,7 +105,7 @@ func TestSigningKeyEnv(t *testing.T) {
 				t.Fatalf("got variables %v, want SUPABRIDGE_SIGNING_KEY and JWT_JWKS", keysOf(m))
 			}
 			tok := mintWith(t, map[string]string{"SUPABRIDGE_SIGNING_KEY": m["SUPABRIDGE_SIGNING_KEY"]})
-			if h := headerJSON(t, tok); h["alg"] != "ES256" || h["kid"] != "bridge-1" {
+			if h := testkit.Header(t, tok); h["alg"] != "ES256" || h["kid"] != "bridge-1" {
 				t.Errorf("minted header %v, want ES256 with kid bridge-1", h)
 			}
 			checkPrintedSet(t, m["JWT_JWKS"], tok, auth)
@@ -122,17 +124,6 @@ func keysOf(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-func headerJSON(t *testing.T, tok string) map[string]any {
-	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h map[string]any
-	_ = json.Unmarshal(raw, &h)
-	return h
 }
 
 var patchLine = regexp.MustCompile(`(?m)^#   kubectl -n supabase patch secret supabase-secrets --type merge -p '(.*)'$`)
@@ -180,7 +171,7 @@ func TestSigningKeyWithoutCurrentSet(t *testing.T) {
 		t.Fatalf("got %v (%v), want SUPABRIDGE_SIGNING_KEY alone", keysOf(m), err)
 	}
 	tok := mintWith(t, m)
-	kid, _ := headerJSON(t, tok)["kid"].(string)
+	kid, _ := testkit.Header(t, tok)["kid"].(string)
 	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(kid) {
 		t.Errorf("kid %q, want a random UUID", kid)
 	}

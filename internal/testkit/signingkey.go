@@ -4,7 +4,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/MicahParks/jwkset"
@@ -39,4 +41,18 @@ func NewSigningKey(t testing.TB, kid string) SigningKey {
 		return string(b)
 	}
 	return SigningKey{Key: k, KID: kid, Private: enc(k, true), Public: enc(&k.PublicKey, false)}
+}
+
+// Header decodes a JWT's header, unverified; a header that is not
+// base64url fails t, one that is not a JSON object comes back nil.
+func Header(t testing.TB, tok string) map[string]any {
+	t.Helper()
+	seg, _, _ := strings.Cut(tok, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]any
+	_ = json.Unmarshal(raw, &h)
+	return h
 }

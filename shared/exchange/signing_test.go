@@ -1,14 +1,12 @@
 package exchange_test
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"supabridge/internal/testkit"
@@ -61,17 +59,6 @@ func jwksOf(t *testing.T, h http.Handler) []byte {
 	return rec.Body.Bytes()
 }
 
-func headerOf(t *testing.T, tok string) map[string]any {
-	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h map[string]any
-	_ = json.Unmarshal(raw, &h)
-	return h
-}
-
 // TestRotationEndToEnd: the bridge signs with key 2025; then key 2026
 // signs and 2025 stays published through SUPABRIDGE_PREVIOUS_KEYS. A token
 // minted before the rotation verifies against the set published after it,
@@ -97,7 +84,7 @@ func TestRotationEndToEnd(t *testing.T) {
 	after := deployment(t, prov, map[string]string{"SUPABRIDGE_SIGNING_KEY": k2026.Private})
 
 	for tok, kid := range map[string]string{old: "bridge-2025", fresh: "bridge-2026"} {
-		if h := headerOf(t, tok); h["alg"] != "ES256" || h["kid"] != kid {
+		if h := testkit.Header(t, tok); h["alg"] != "ES256" || h["kid"] != kid {
 			t.Errorf("header %v, want ES256 with kid %s", h, kid)
 		}
 	}
