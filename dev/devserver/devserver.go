@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 
+	"supabridge/shared/edge"
 	"supabridge/shared/function"
 
 	"supabridge/dev/issuer"
@@ -178,9 +180,15 @@ func Run(ctx context.Context, o Options) error {
 	if len(served) == 0 {
 		return ErrNothingServed
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	// Paths no function serves get the edge too (CORS, methods, the
+	// access log), and a POST there the 404.
+	var origins []string
+	if v, _ := env(config.EnvCORSOrigins); strings.TrimSpace(v) != "*" {
+		origins = config.List(v)
+	}
+	mux.Handle("/", edge.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteError(w, oauth.New(http.StatusNotFound, "not_found", "No function here; try /functions/v1/exchange."))
-	})
+	}), edge.Options{Function: "none", CORSOrigins: origins, Logger: o.Logger}))
 	if dev != nil {
 		fmt.Fprintf(o.Out, "supabridge: try it:\n")
 		if served["exchange"] {

@@ -102,6 +102,9 @@ func TestUnconfiguredFunctionIs404(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || body["error"] != "not_found" || body["error_description"] == "" || len(body) != 2 {
 		t.Fatalf("got %d %v, want 404 not_found with a description", resp.StatusCode, body)
 	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("Access-Control-Allow-Origin: got %q, want * (every response carries the CORS headers)", got)
+	}
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type: got %q, want application/json", ct)
 	}
